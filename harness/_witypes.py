@@ -1,0 +1,369 @@
+"""The project's own immutable model of component types.
+
+wasmtime's type objects own C pointers, compare resources by identity and are
+slow to walk; analysis converts them once into these frozen, hashable values
+that render as WIT-like text, compare structurally, diff with a path, and pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "PRIMITIVES",
+    "ComponentItem",
+    "EnumT",
+    "FlagsT",
+    "FuncT",
+    "FutureT",
+    "HandleT",
+    "InstanceT",
+    "Item",
+    "ListT",
+    "ModuleItem",
+    "OptionT",
+    "Prim",
+    "RecordT",
+    "ResourceItem",
+    "ResultT",
+    "StreamT",
+    "TupleT",
+    "TypeItem",
+    "ValueType",
+    "VariantT",
+    "from_wasmtime_item",
+    "from_wasmtime_valtype",
+    "render",
+    "type_diff",
+]
+
+PRIMITIVES = (
+    "bool", "s8", "s16", "s32", "s64", "u8", "u16", "u32", "u64",
+    "f32", "f64", "char", "string", "error-context",
+)
+
+
+@dataclass(frozen=True)
+class Prim:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListT:
+    element: ValueType
+
+
+@dataclass(frozen=True)
+class RecordT:
+    fields: tuple[tuple[str, ValueType], ...]
+
+
+@dataclass(frozen=True)
+class TupleT:
+    elements: tuple[ValueType, ...]
+
+
+@dataclass(frozen=True)
+class VariantT:
+    cases: tuple[tuple[str, ValueType | None], ...]
+
+
+@dataclass(frozen=True)
+class EnumT:
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FlagsT:
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OptionT:
+    payload: ValueType
+
+
+@dataclass(frozen=True)
+class ResultT:
+    ok: ValueType | None
+    err: ValueType | None
+
+
+@dataclass(frozen=True)
+class HandleT:
+    """`own<r>` or `borrow<r>`; wasmtime exposes no resource names, only identity."""
+
+    kind: Literal["own", "borrow"]
+    resource: str = "resource"
+
+
+@dataclass(frozen=True)
+class FutureT:
+    payload: ValueType | None
+
+
+@dataclass(frozen=True)
+class StreamT:
+    payload: ValueType | None
+
+
+ValueType = (
+    Prim | ListT | RecordT | TupleT | VariantT | EnumT | FlagsT | OptionT | ResultT | HandleT
+    | FutureT | StreamT
+)
+
+
+@dataclass(frozen=True)
+class FuncT:
+    params: tuple[tuple[str, ValueType], ...]
+    result: ValueType | None
+
+
+@dataclass(frozen=True)
+class InstanceT:
+    """An interface instance: its exports by name, in the component's order."""
+
+    exports: tuple[tuple[str, Item], ...]
+
+    def funcs(self) -> Iterator[tuple[str, FuncT]]:
+        for name, item in self.exports:
+            if isinstance(item, FuncT):
+                yield name, item
+
+    def get(self, name: str) -> Item | None:
+        for n, item in self.exports:
+            if n == name:
+                return item
+        return None
+
+
+@dataclass(frozen=True)
+class ResourceItem:
+    pass
+
+
+@dataclass(frozen=True)
+class TypeItem:
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class ModuleItem:
+    pass
+
+
+@dataclass(frozen=True)
+class ComponentItem:
+    imports: tuple[tuple[str, Item], ...]
+    exports: tuple[tuple[str, Item], ...]
+
+
+Item = FuncT | InstanceT | ResourceItem | TypeItem | ModuleItem | ComponentItem
+
+
+# --------------------------------------------------------------------------- rendering
+
+def render(t: Item | ValueType | None, indent: str = "") -> str:
+    """WIT-like text; the same type always renders the same (snapshots rely on it)."""
+    if t is None:
+        return "_"
+    if isinstance(t, Prim):
+        return t.name
+    if isinstance(t, ListT):
+        return f"list<{render(t.element)}>"
+    if isinstance(t, OptionT):
+        return f"option<{render(t.payload)}>"
+    if isinstance(t, ResultT):
+        if t.ok is None and t.err is None:
+            return "result"
+        return f"result<{render(t.ok)}, {render(t.err)}>"
+    if isinstance(t, TupleT):
+        return f"tuple<{', '.join(render(e) for e in t.elements)}>"
+    if isinstance(t, RecordT):
+        return "record { " + ", ".join(f"{n}: {render(v)}" for n, v in t.fields) + " }"
+    if isinstance(t, VariantT):
+        cases = (n if v is None else f"{n}({render(v)})" for n, v in t.cases)
+        return "variant { " + ", ".join(cases) + " }"
+    if isinstance(t, EnumT):
+        return "enum { " + ", ".join(t.names) + " }"
+    if isinstance(t, FlagsT):
+        return "flags { " + ", ".join(t.names) + " }"
+    if isinstance(t, HandleT):
+        return f"{t.kind}<{t.resource}>"
+    if isinstance(t, FutureT):
+        return "future" if t.payload is None else f"future<{render(t.payload)}>"
+    if isinstance(t, StreamT):
+        return "stream" if t.payload is None else f"stream<{render(t.payload)}>"
+    if isinstance(t, FuncT):
+        params = ", ".join(f"{n}: {render(v)}" for n, v in t.params)
+        return f"func({params})" + ("" if t.result is None else f" -> {render(t.result)}")
+    if isinstance(t, InstanceT):
+        inner = indent + "  "
+        lines = [f"{inner}{n}: {render(i, inner)};" for n, i in t.exports]
+        return "interface {\n" + "\n".join(lines) + f"\n{indent}}}" if lines else "interface {}"
+    if isinstance(t, ResourceItem):
+        return "resource"
+    if isinstance(t, TypeItem):
+        return f"type {render(t.type)}"
+    if isinstance(t, ModuleItem):
+        return "core module"
+    if isinstance(t, ComponentItem):
+        return "component"
+    raise TypeError(f"not a type: {t!r}")
+
+
+# --------------------------------------------------------------------------- comparison
+
+def type_diff(expected: Item | ValueType | None, found: Item | ValueType | None,
+              path: str = "") -> str | None:
+    """The first difference between two types, as `path: expected X, found Y`; None if equal.
+
+    `expected` is the importer's view and `found` the provider's. Function
+    exports the importer does not use are not compared (a provider may offer more).
+    """
+    if expected == found:
+        return None
+    where = f"{path}: " if path else ""
+    if type(expected) is not type(found) or expected is None or found is None:
+        return f"{where}expected {render(expected)}, found {render(found)}"
+    if isinstance(expected, InstanceT) and isinstance(found, InstanceT):
+        for name, item in expected.exports:
+            other = found.get(name)
+            sub = f"{path}#{name}" if path else name
+            if other is None:
+                return f"{sub}: missing in provider (expected {render(item)})"
+            d = type_diff(item, other, sub)
+            if d:
+                return d
+        return None
+    if isinstance(expected, FuncT) and isinstance(found, FuncT):
+        if len(expected.params) != len(found.params):
+            return (f"{where}expected {len(expected.params)} parameter(s), found {len(found.params)}"
+                    f" ({render(expected)} vs {render(found)})")
+        for (en, et), (fn, ft) in zip(expected.params, found.params, strict=True):
+            d = type_diff(et, ft, _join(path, f"param {en}"))
+            if d:
+                return d
+            if en != fn:
+                return f"{_join(path, 'param ' + en)}: parameter named {fn!r} in provider"
+        return type_diff(expected.result, found.result, _join(path, "result"))
+    if isinstance(expected, RecordT) and isinstance(found, RecordT):
+        e_names = [n for n, _ in expected.fields]
+        f_names = [n for n, _ in found.fields]
+        if e_names != f_names:
+            return f"{where}expected record fields {e_names}, found {f_names}"
+        for (n, et), (_, ft) in zip(expected.fields, found.fields, strict=True):
+            d = type_diff(et, ft, _join(path, f"field {n}"))
+            if d:
+                return d
+        return None
+    if isinstance(expected, VariantT) and isinstance(found, VariantT):
+        e_cases = [n for n, _ in expected.cases]
+        f_cases = [n for n, _ in found.cases]
+        if e_cases != f_cases:
+            return f"{where}expected variant cases {e_cases}, found {f_cases}"
+        for (n, ec), (_, fc) in zip(expected.cases, found.cases, strict=True):
+            d = type_diff(ec, fc, _join(path, f"case {n}"))
+            if d:
+                return d
+        return None
+    if isinstance(expected, TupleT) and isinstance(found, TupleT) and \
+            len(expected.elements) == len(found.elements):
+        for i, (et, ft) in enumerate(zip(expected.elements, found.elements, strict=True)):
+            d = type_diff(et, ft, _join(path, f"element {i}"))
+            if d:
+                return d
+        return None
+    if isinstance(expected, ListT) and isinstance(found, ListT):
+        return type_diff(expected.element, found.element, _join(path, "element"))
+    if isinstance(expected, OptionT) and isinstance(found, OptionT):
+        return type_diff(expected.payload, found.payload, _join(path, "some"))
+    if isinstance(expected, ResultT) and isinstance(found, ResultT):
+        return (type_diff(expected.ok, found.ok, _join(path, "ok"))
+                or type_diff(expected.err, found.err, _join(path, "err")))
+    return f"{where}expected {render(expected)}, found {render(found)}"
+
+
+def _join(path: str, part: str) -> str:
+    return f"{path} → {part}" if path else part
+
+
+# --------------------------------------------------------------------------- from wasmtime
+
+def from_wasmtime_valtype(vt: Any) -> ValueType:
+    """Convert a `wasmtime.component.ValType` (walked once, at analysis)."""
+    from wasmtime import component as c
+
+    simple: dict[type, str] = {
+        c.Bool: "bool", c.S8: "s8", c.S16: "s16", c.S32: "s32", c.S64: "s64",
+        c.U8: "u8", c.U16: "u16", c.U32: "u32", c.U64: "u64", c.F32: "f32", c.F64: "f64",
+        c.Char: "char", c.String: "string", c.ErrorContext: "error-context",
+    }
+    name = simple.get(type(vt))
+    if name is not None:
+        return Prim(name)
+    if isinstance(vt, c.ListType):
+        return ListT(from_wasmtime_valtype(vt.element))
+    if isinstance(vt, c.RecordType):
+        return RecordT(tuple((n, from_wasmtime_valtype(t)) for n, t in vt.fields))
+    if isinstance(vt, c.TupleType):
+        return TupleT(tuple(from_wasmtime_valtype(t) for t in vt.elements))
+    if isinstance(vt, c.VariantType):
+        return VariantT(tuple((n, None if t is None else from_wasmtime_valtype(t)) for n, t in vt.cases))
+    if isinstance(vt, c.EnumType):
+        return EnumT(tuple(vt.names))
+    if isinstance(vt, c.FlagsType):
+        return FlagsT(tuple(vt.names))
+    if isinstance(vt, c.OptionType):
+        return OptionT(from_wasmtime_valtype(vt.payload))
+    if isinstance(vt, c.ResultType):
+        ok, err = vt.ok, vt.err
+        return ResultT(None if ok is None else from_wasmtime_valtype(ok),
+                       None if err is None else from_wasmtime_valtype(err))
+    if isinstance(vt, c.OwnType):
+        return HandleT("own")
+    if isinstance(vt, c.BorrowType):
+        return HandleT("borrow")
+    if isinstance(vt, c.FutureType):
+        return FutureT(_maybe(vt))
+    if isinstance(vt, c.StreamType):
+        return StreamT(_maybe(vt))
+    raise TypeError(f"unsupported component value type {type(vt).__name__}")
+
+
+def _maybe(vt: Any) -> ValueType | None:
+    try:
+        return from_wasmtime_valtype(vt.payload)
+    except Exception:
+        return None
+
+
+def from_wasmtime_func(ft: Any) -> FuncT:
+    result = ft.result
+    return FuncT(
+        tuple((n, from_wasmtime_valtype(t)) for n, t in ft.params),
+        None if result is None else from_wasmtime_valtype(result),
+    )
+
+
+def from_wasmtime_item(item: Any, engine: Any) -> Item:
+    """Convert a `ComponentItem` (the `.ty` of an import or export) into the model."""
+    from wasmtime import component as c
+
+    if isinstance(item, c.FuncType):
+        return from_wasmtime_func(item)
+    if isinstance(item, c.ComponentInstanceType):
+        return InstanceT(tuple((n, from_wasmtime_item(e.ty, engine))
+                               for n, e in item.exports(engine).items()))
+    if isinstance(item, c.ResourceType):
+        return ResourceItem()
+    if isinstance(item, c.ModuleType):
+        return ModuleItem()
+    if isinstance(item, c.ComponentType):
+        return ComponentItem(
+            tuple((n, from_wasmtime_item(e.ty, engine)) for n, e in item.imports(engine).items()),
+            tuple((n, from_wasmtime_item(e.ty, engine)) for n, e in item.exports(engine).items()),
+        )
+    return TypeItem(from_wasmtime_valtype(item))
