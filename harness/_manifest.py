@@ -1,0 +1,352 @@
+"""Read `extension.toml` into a frozen `Manifest`, reporting every problem at once.
+
+A manifest is user-written, so nothing here raises: bad TOML and wrong types are
+`bad-manifest` errors (the manifest is then unusable), unknown keys are
+`unknown-manifest-key` warnings (the key is ignored, so a typo never goes
+unnoticed but never blocks loading either). All problems are collected in one
+pass so the user can fix them in one edit.
+
+Keys (all optional; see docs/writing-extensions.md):
+
+    name = "adder"                 version = "1.2.0"          component = "adder.wasm"
+    description = "..."            world = "ext:host/plugin"  wit = "wit"
+    [provides]      "ns:pkg/iface" = "extension-name"       # pin a provider
+    [capabilities]  preopens = { "data" = "/data" }         # host dir (inside the folder) -> guest dir
+                    # or preopens = [{ host = "data", guest = "/data" }]
+                    inherit_env = false  env = { K = "v" }  inherit_stdio = false
+                    network = false      args = ["--x"]
+    [limits]        timeout_ms, fuel, memory_mb, instances, tables, table_elements  (positive integers)
+    [[conformance.example]]  function = "ns:pkg/iface@1.0.0#f"  args = [1, 2]
+                             expect = 3  |  expect_error = "trap"   command = "greet" (optional)
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._codes import CALL_CODES
+from ._diagnostics import Diagnostic
+from ._model import Capabilities, ConformanceExample, Limits, Manifest
+from ._names import InterfaceName, Version
+
+__all__ = ["MANIFEST_NAME", "parse_manifest"]
+
+MANIFEST_NAME = "extension.toml"
+
+_TOP_KEYS = frozenset(
+    {"name", "version", "component", "description", "world", "wit", "provides", "capabilities",
+     "limits", "conformance"}
+)
+_CAP_KEYS = frozenset({"preopens", "inherit_env", "env", "inherit_stdio", "network", "args"})
+_LIMIT_KEYS = ("timeout_ms", "fuel", "memory_mb", "instances", "tables", "table_elements")
+_EXAMPLE_KEYS = frozenset({"function", "args", "expect", "expect_error", "command"})
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _show(value: Any) -> str:
+    """A value as TOML would spell it (`true`, not Python's `True`)."""
+    return json.dumps(value, default=str)
+
+
+def _type_name(value: Any) -> str:
+    """The TOML word for a parsed value, so messages speak the user's language."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, (datetime.date, datetime.time)):
+        return "date/time"
+    return type(value).__name__
+
+
+class _Reader:
+    """Collects diagnostics while walking the parsed TOML."""
+
+    def __init__(self, path: Path, extension: str) -> None:
+        self.path = path
+        self.extension = extension
+        self.diagnostics: list[Diagnostic] = []
+        self.failed = False
+
+    def error(self, key: str, message: str, **details: Any) -> None:
+        self.failed = True
+        self.diagnostics.append(Diagnostic(
+            "bad-manifest", f"{self.path.name}: {message}", extension=self.extension, subject=key,
+            details={"path": str(self.path), "key": key, **details},
+        ))
+
+    def wrong_type(self, key: str, expected: str, value: Any) -> None:
+        self.error(key, f"`{key}` must be {expected}, not {_type_name(value)}",
+                   expected=expected, found=_type_name(value))
+
+    def unknown(self, table: Mapping[str, Any], known: frozenset[str], prefix: str) -> None:
+        for key in sorted(set(table) - known):
+            full = f"{prefix}{key}"
+            self.diagnostics.append(Diagnostic(
+                "unknown-manifest-key", f"{self.path.name}: unknown key `{full}` is ignored",
+                extension=self.extension, subject=full, severity="warning",
+                details={"path": str(self.path), "key": full},
+            ))
+
+    def string(self, table: Mapping[str, Any], key: str, prefix: str = "") -> str | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, str):
+            self.wrong_type(prefix + key, "a string", value)
+            return None
+        return value
+
+    def boolean(self, table: Mapping[str, Any], key: str, prefix: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            self.wrong_type(prefix + key, "a boolean", value)
+            return False
+        return value
+
+    def table(self, value: Any, key: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.wrong_type(key, "a table", value)
+            return None
+        return value
+
+    def string_table(self, value: Any, key: str) -> tuple[tuple[str, str], ...]:
+        table = self.table(value, key)
+        if table is None:
+            return ()
+        out: list[tuple[str, str]] = []
+        for k, v in table.items():
+            if isinstance(v, str):
+                out.append((k, v))
+            else:
+                self.wrong_type(f"{key}.{k}", "a string", v)
+        return tuple(out)
+
+    def plain(self, value: Any, key: str) -> bool:
+        """True if `value` is JSON-like (no TOML dates/times, which no WIT type maps to)."""
+        if isinstance(value, (datetime.date, datetime.time)):
+            self.error(key, f"`{key}` holds a TOML date/time; use a string instead")
+            return False
+        if isinstance(value, list):
+            return all(self.plain(v, key) for v in value)
+        if isinstance(value, dict):
+            return all(self.plain(v, key) for v in value.values())
+        return True
+
+
+def parse_manifest(path: Path, *, default_name: str) -> tuple[Manifest | None, list[Diagnostic]]:
+    """Parse `path`; `default_name` (the folder's name) is used when `name` is absent.
+
+    Returns `(None, diagnostics)` when any error was found, so a half-understood
+    manifest is never acted on.
+    """
+    reader = _Reader(path, default_name)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        m = _TOML_POSITION.search(str(exc))
+        position = {"line": int(m[1]), "column": int(m[2])} if m else {}
+        reader.error(MANIFEST_NAME, f"not valid TOML: {exc}", **position)
+        return None, reader.diagnostics
+    except UnicodeDecodeError as exc:
+        reader.error(MANIFEST_NAME, f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
+        return None, reader.diagnostics
+    except OSError as exc:
+        reader.error(MANIFEST_NAME, f"cannot be read: {exc.strerror or exc}")
+        return None, reader.diagnostics
+
+    raw_name = data.get("name")
+    if isinstance(raw_name, str) and raw_name:
+        reader.extension = raw_name
+    name = reader.string(data, "name")
+    if name == "":
+        reader.error("name", "`name` must not be empty")
+
+    version = reader.string(data, "version")
+    if version is not None:
+        try:
+            Version.parse(version)
+        except ValueError:
+            reader.error("version", f"`version` {version!r} is not a semantic version (like 1.2.0)",
+                         value=version)
+
+    component = reader.string(data, "component")
+    if component == "":
+        reader.error("component", "`component` must not be empty")
+    description = reader.string(data, "description") or ""
+    world = reader.string(data, "world")
+    wit = reader.string(data, "wit")
+
+    provides = _provides(reader, data["provides"]) if "provides" in data else {}
+    capabilities = _capabilities(reader, data["capabilities"]) if "capabilities" in data else None
+    limits = _limits(reader, data["limits"]) if "limits" in data else None
+    examples = _conformance(reader, data["conformance"]) if "conformance" in data else ()
+    reader.unknown(data, _TOP_KEYS, "")
+
+    if reader.failed:
+        return None, reader.diagnostics
+    return Manifest(
+        name=name or default_name,
+        version=version,
+        component=component,
+        description=description,
+        provides=provides,
+        capabilities=capabilities or Capabilities(),
+        limits=limits or Limits(),
+        examples=examples,
+        world=world,
+        wit=wit,
+    ), reader.diagnostics
+
+
+def _provides(reader: _Reader, value: Any) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for iface, ext in reader.string_table(value, "provides"):
+        if InterfaceName.parse(iface) is None:
+            reader.error(f"provides.{iface}",
+                         f"`provides` key {iface!r} is not an interface name (like \"ns:pkg/iface\")",
+                         value=iface)
+        else:
+            pins[iface] = ext
+    return dict(sorted(pins.items()))
+
+
+def _preopens(reader: _Reader, value: Any) -> tuple[tuple[str, str], ...]:
+    key = "capabilities.preopens"
+    if isinstance(value, dict):
+        return reader.string_table(value, key)
+    if not isinstance(value, list):
+        reader.wrong_type(key, "a table or an array of tables", value)
+        return ()
+    out: list[tuple[str, str]] = []
+    for i, item in enumerate(value):
+        where = f"{key}[{i}]"
+        entry = reader.table(item, where)
+        if entry is None:
+            continue
+        reader.unknown(entry, frozenset({"host", "guest"}), f"{where}.")
+        host = reader.string(entry, "host", f"{where}.")
+        guest = reader.string(entry, "guest", f"{where}.")
+        for k in ("host", "guest"):
+            if k not in entry:
+                reader.error(f"{where}.{k}", f"`{where}` needs a `{k}` path")
+        if host is not None and guest is not None:
+            out.append((host, guest))
+    return tuple(out)
+
+
+def _capabilities(reader: _Reader, value: Any) -> Capabilities | None:
+    table = reader.table(value, "capabilities")
+    if table is None:
+        return None
+    p = "capabilities."
+    reader.unknown(table, _CAP_KEYS, p)
+    args: tuple[str, ...] = ()
+    if "args" in table:
+        raw = table["args"]
+        if isinstance(raw, list) and all(isinstance(a, str) for a in raw):
+            args = tuple(raw)
+        else:
+            reader.wrong_type(p + "args", "an array of strings", raw)
+    return Capabilities(
+        preopens=_preopens(reader, table["preopens"]) if "preopens" in table else (),
+        env=reader.string_table(table["env"], p + "env") if "env" in table else (),
+        inherit_env=reader.boolean(table, "inherit_env", p),
+        inherit_stdio=reader.boolean(table, "inherit_stdio", p),
+        network=reader.boolean(table, "network", p),
+        args=args,
+    )
+
+
+def _limits(reader: _Reader, value: Any) -> Limits | None:
+    table = reader.table(value, "limits")
+    if table is None:
+        return None
+    reader.unknown(table, frozenset(_LIMIT_KEYS), "limits.")
+    values: dict[str, int] = {}
+    for key in _LIMIT_KEYS:
+        if key not in table:
+            continue
+        v = table[key]
+        # bool is an int subclass in Python; `true` is not a limit.
+        if type(v) is not int or v <= 0:
+            reader.error(f"limits.{key}", f"`limits.{key}` must be a positive integer, not {_show(v)}",
+                         expected="a positive integer", found=_type_name(v))
+        else:
+            values[key] = v
+    return Limits(**values)
+
+
+def _conformance(reader: _Reader, value: Any) -> tuple[ConformanceExample, ...]:
+    table = reader.table(value, "conformance")
+    if table is None:
+        return ()
+    reader.unknown(table, frozenset({"example"}), "conformance.")
+    if "example" not in table:
+        return ()
+    raw = table["example"]
+    if not isinstance(raw, list):
+        reader.wrong_type("conformance.example", "an array of tables ([[conformance.example]])", raw)
+        return ()
+    out: list[ConformanceExample] = []
+    for i, item in enumerate(raw):
+        example = _example(reader, item, f"conformance.example[{i}]")
+        if example is not None:
+            out.append(example)
+    return tuple(out)
+
+
+def _example(reader: _Reader, item: Any, where: str) -> ConformanceExample | None:
+    entry = reader.table(item, where)
+    if entry is None:
+        return None
+    p = f"{where}."
+    reader.unknown(entry, _EXAMPLE_KEYS, p)
+    before = len(reader.diagnostics)
+    function = reader.string(entry, "function", p)
+    command = reader.string(entry, "command", p)
+    if "function" not in entry and "command" not in entry:
+        reader.error(p + "function", f"`{where}` needs a `function` (or a `command`)")
+    args: tuple[Any, ...] = ()
+    if "args" in entry:
+        raw_args = entry["args"]
+        if not isinstance(raw_args, list):
+            reader.wrong_type(p + "args", "an array", raw_args)
+        elif reader.plain(raw_args, p + "args"):
+            args = tuple(raw_args)
+    has_expect = "expect" in entry
+    expect = entry.get("expect")
+    if has_expect:
+        reader.plain(expect, p + "expect")
+    expect_error = reader.string(entry, "expect_error", p)
+    if expect_error is not None and expect_error not in CALL_CODES:
+        reader.error(p + "expect_error",
+                     f"`{p}expect_error` {expect_error!r} is not a call error code "
+                     f"(one of: {', '.join(sorted(CALL_CODES))})", value=expect_error)
+    if has_expect and "expect_error" in entry:
+        reader.error(p + "expect", f"`{where}` has both `expect` and `expect_error`; keep one")
+    if any(d.is_error for d in reader.diagnostics[before:]):
+        return None
+    return ConformanceExample(
+        function=function if function is not None else "",
+        args=args,
+        expect=expect,
+        expect_error=expect_error,
+        has_expect=has_expect,
+        command=command,
+    )
