@@ -1,0 +1,215 @@
+"""Stage 2: compile each discovered extension and read its imports and exports.
+
+Everything a user can get wrong here (a core module instead of a component, a
+truncated file, an import the host cannot serve) becomes a coded `Diagnostic`;
+`analyse` never raises for bad input, so one broken extension never stops the
+others. Types are read from the compiled component without instantiating it and
+converted once into the frozen `_witypes` model, which later stages compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import wasmtime
+
+from ._cache import CompileCache
+from ._diagnostics import Diagnostic, sort_diagnostics
+from ._engine import EngineConfig, shared_engine
+from ._errors import WatSyntaxError
+from ._model import Analysed, Candidate, Endpoint
+from ._names import classify
+from ._wat import assemble_wat_file
+from ._witypes import ComponentItem, InstanceT, Item, ModuleItem, ResourceItem, TypeItem, render
+from ._witypes import from_wasmtime_item as _convert_item
+
+__all__ = ["AnalysisConfig", "analyse", "analyse_all", "binary_layer"]
+
+_MAGIC = b"\0asm"
+_CORE_VERSION = b"\x01\x00\x00\x00"
+_COMPONENT_VERSION = b"\x0d\x00\x01\x00"
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """How to compile. `cache=None` compiles every time; the default caches in the user cache dir."""
+
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    cache: CompileCache | None = field(default_factory=CompileCache)
+
+
+def binary_layer(data: bytes) -> str:
+    """`component`, `core` (a core module), `empty`, `not-wasm` or `unknown` from the 8-byte header."""
+    if not data:
+        return "empty"
+    if not data.startswith(_MAGIC):
+        return "not-wasm"
+    version = data[4:8]
+    if version == _COMPONENT_VERSION:
+        return "component"
+    if version == _CORE_VERSION:
+        return "core"
+    return "unknown"
+
+
+def analyse(candidate: Candidate, config: AnalysisConfig | None = None
+            ) -> tuple[Analysed | None, list[Diagnostic]]:
+    """Compile `candidate` and read its interface; None plus error diagnostics if it cannot be used."""
+    config = config if config is not None else AnalysisConfig()
+    name = candidate.name
+    path = candidate.component_path
+    subject = str(path)
+
+    def error(code: str, message: str, **details: Any) -> tuple[None, list[Diagnostic]]:
+        return None, [Diagnostic(code, message, extension=name, subject=subject,
+                                 details={"path": str(path), **details})]
+
+    # -- bytes
+    try:
+        if candidate.source == "wat" or path.suffix.lower() == ".wat":
+            data = assemble_wat_file(path)
+        else:
+            data = path.read_bytes()
+    except WatSyntaxError as e:
+        return error("wat-syntax", f"{path.name}:{e.line}:{e.column}: {e.reason.splitlines()[0]}"
+                     if e.line is not None else f"{path.name}: {e.reason.splitlines()[0]}",
+                     line=e.line, column=e.column, reason=e.reason)
+    except OSError as e:
+        return error("missing-component", f"{path.name}: cannot read the component file: "
+                     f"{e.strerror or e}", reason=str(e))
+
+    # -- which kind of binary
+    layer = binary_layer(data)
+    if layer == "core":
+        return error("not-a-component",
+                     f"{path.name} is a core WebAssembly module (binary version 1), not a component",
+                     reason="core module")
+    if layer != "component":
+        reason = {
+            "empty": "the file is empty",
+            "not-wasm": "the file does not start with the WebAssembly magic bytes \\0asm",
+            "unknown": f"unknown WebAssembly binary version/layer {data[4:8].hex(' ')}",
+        }[layer]
+        return error("invalid-component", f"{path.name} is not a valid component: {reason}",
+                     reason=reason)
+
+    # -- compile (through the cache)
+    digest = hashlib.sha256(data).hexdigest()
+    engine = shared_engine(config.engine)
+    cache = config.cache or CompileCache.disabled()
+    started = time.perf_counter()
+    try:
+        component, cached = cache.load_or_compile(engine, config.engine, data, digest=digest)
+    except Exception as e:  # wasmtime's validation/compile error; never let it escape
+        reason = _reason(e)
+        return error("invalid-component", f"{path.name} is not a valid component: {_summary(reason)}",
+                     reason=reason)
+    seconds = time.perf_counter() - started
+
+    # -- interface
+    diags: list[Diagnostic] = []
+    try:
+        ctype = component.type
+        raw_imports = ctype.imports(engine)
+        raw_exports = ctype.exports(engine)
+    except Exception as e:  # pragma: no cover - wasmtime accepted it but cannot describe it
+        return error("invalid-component", f"{path.name}: cannot read the component's types: {_reason(e)}",
+                     reason=_reason(e))
+
+    imports: list[Endpoint] = []
+    for import_name, ext in raw_imports.items():
+        try:
+            item = _convert_item(ext.ty, engine)
+        except Exception as e:
+            diags.append(_unsupported(candidate, import_name, f"uses a type the host cannot read ({e})"))
+            continue
+        if isinstance(item, InstanceT):
+            imports.append(Endpoint(import_name, classify(import_name), item))
+        elif isinstance(item, TypeItem):
+            continue  # an `eq` type import is only an alias: nothing to provide at run time
+        else:
+            diags.append(_unsupported(candidate, import_name, f"is {_describe(item)}"))
+
+    exports: list[Endpoint] = []
+    for export_name, ext in raw_exports.items():
+        try:
+            item = _convert_item(ext.ty, engine)
+        except Exception as e:
+            diags.append(Diagnostic(
+                "invalid-component",
+                f"{path.name}: export `{export_name}` uses a type the host cannot read: {e}",
+                extension=name, subject=export_name, details={"path": str(path), "reason": str(e)}))
+            continue
+        exports.append(Endpoint(export_name, classify(export_name), item))
+
+    if any(d.is_error for d in diags):
+        return None, diags
+    return Analysed(
+        candidate=candidate,
+        digest=digest,
+        imports=tuple(imports),
+        exports=tuple(exports),
+        component=component,
+        compile_seconds=seconds,
+        cached=cached,
+    ), diags
+
+
+def analyse_all(candidates: Iterable[Candidate], config: AnalysisConfig | None = None
+                ) -> tuple[tuple[Analysed, ...], tuple[Diagnostic, ...]]:
+    """Analyse every candidate; the usable ones in input order, and all diagnostics sorted."""
+    config = config if config is not None else AnalysisConfig()
+    done: list[Analysed] = []
+    diags: list[Diagnostic] = []
+    for candidate in candidates:
+        analysed, found = analyse(candidate, config)
+        diags.extend(found)
+        if analysed is not None:
+            done.append(analysed)
+    return tuple(done), sort_diagnostics(diags)
+
+
+def _unsupported(candidate: Candidate, import_name: str, what: str) -> Diagnostic:
+    return Diagnostic(
+        "unsupported-import",
+        f"{candidate.component_path.name}: import `{import_name}` {what}; the host can only provide "
+        f"interface instances",
+        extension=candidate.name,
+        subject=import_name,
+        details={"path": str(candidate.component_path), "import": import_name},
+    )
+
+
+def _describe(item: Item) -> str:
+    if isinstance(item, ResourceItem):
+        return "an abstract resource type (no extension can export a top-level resource)"
+    if isinstance(item, ModuleItem):
+        return "a core module"
+    if isinstance(item, ComponentItem):
+        return "a component"
+    return f"a bare function `{render(item)}` (not inside an interface)"
+
+
+def _summary(reason: str) -> str:
+    """wasmtime's multi-line error ("X\n\nCaused by:\n    0: Y\n    1: Z") as one line "X: Y: Z"."""
+    parts: list[str] = []
+    for raw in reason.splitlines():
+        line = raw.strip()
+        if not line or line == "Caused by:":
+            continue
+        head, sep, rest = line.partition(": ")
+        if sep and head.isdigit():
+            line = rest
+        parts.append(line)
+    return ": ".join(parts) or "wasmtime rejected the component"
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip()
+    if isinstance(e, wasmtime.WasmtimeError):
+        return text or "wasmtime rejected the component"
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
