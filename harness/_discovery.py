@@ -228,7 +228,8 @@ class _Run:
         if manifest.component is not None:
             if not self.check_inside(root, manifest.component, name, "component"):
                 return None
-            path = root / manifest.component
+            # normalised lexically (already checked not to climb out), so `sub/..` needs no `sub`
+            path = root / os.path.normpath(manifest.component)
         else:
             found = _default_component(root, name)
             if not isinstance(found, Path):
