@@ -206,8 +206,8 @@ def test_duplicate_names_drop_both(tmp_path: Path) -> None:
 def test_same_path_twice_is_one_extension(tmp_path: Path) -> None:
     root = ext(tmp_path / "exts" / "adder", "", adder__wasm=WASM)
     (tmp_path / "link").symlink_to(root)
-    inputs = [root, str(root), tmp_path / "exts", tmp_path / "exts" / "adder" / ".." / "adder",
-              tmp_path / "link"]
+    inputs: list[str | Path] = [root, str(root), tmp_path / "exts",
+                                tmp_path / "exts" / "adder" / ".." / "adder", tmp_path / "link"]
     result = discover(inputs)
     assert result.names == ("adder",)
     assert result.diagnostics == ()
