@@ -52,6 +52,7 @@ __all__ = ["near_misses", "resolve"]
 
 _MAX_NEAR_MISSES = 5
 _MAX_FAILED_LISTED = 5
+_MAX_CYCLE_SHOWN = 16  # path elements in a cycle message; details["cycle"] always has all
 
 _NEAR_MISS_LABEL = {
     "incompatible-version": "incompatible version",
@@ -318,11 +319,17 @@ class _Resolver:
                 continue
             paths = cycle_through(component, succ)
             members = set(component)
+            # members on the same cycle share one rendering and one (read-only) details list
+            texts: dict[int, tuple[str, dict[str, int], list[str]]] = {}
+            member_list = list(component)
             for member in component:
                 path = paths[member]
-                text = " → ".join(path)
-                if member in path:
-                    nxt = path[path.index(member) + 1]
+                if id(path) not in texts:
+                    texts[id(path)] = (_render_cycle(path), {m: i for i, m in enumerate(path[:-1])},
+                                       list(path))
+                text, position, cycle = texts[id(path)]
+                if member in position:
+                    nxt = path[position[member] + 1]
                 else:  # a very large component: every member shows the same cycle
                     nxt = next(p for p in succ[member] if p in members)
                 imported = via_import.get((member, nxt))
@@ -332,7 +339,7 @@ class _Resolver:
                     message = (f"{member} is part of an import cycle: {text} "
                                f"({member} imports {imported} from {nxt})")
                 self.error("cycle", member, imported, message,
-                           cycle=list(path), members=list(component))
+                           cycle=cycle, members=member_list)
                 self.errors.setdefault(member, "cycle")
 
     def propagate(self) -> dict[str, Status]:
@@ -389,6 +396,15 @@ class _Resolver:
             status=dict(sorted(status.items())),
             diagnostics=sort_diagnostics(self.diags),
         )
+
+
+def _render_cycle(path: Sequence[str]) -> str:
+    """`a → b → c → a`; a very long cycle shows its two ends and how many are left out."""
+    if len(path) <= _MAX_CYCLE_SHOWN:
+        return " → ".join(path)
+    head, tail = path[: _MAX_CYCLE_SHOWN // 2], path[-(_MAX_CYCLE_SHOWN // 2):]
+    left_out = len(path) - len(head) - len(tail)
+    return " → ".join(head) + f" → … ({left_out} more) … → " + " → ".join(tail)
 
 
 _Pins = dict[str, list[tuple[str, InterfaceName, str]]]
