@@ -148,6 +148,20 @@ class _Reader:
         return True
 
 
+def _toml_position(message: str, path: Path) -> dict[str, int]:
+    """Line and column of a TOML error; tomllib says "at end of document" for the last spot."""
+    m = _TOML_POSITION.search(message)
+    if m:
+        return {"line": int(m[1]), "column": int(m[2])}
+    if "at end of document" in message:
+        try:
+            lines = path.read_text(encoding="utf-8").split("\n")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        return {"line": len(lines), "column": len(lines[-1]) + 1}
+    return {}
+
+
 def parse_manifest(path: Path, *, default_name: str) -> tuple[Manifest | None, list[Diagnostic]]:
     """Parse `path`; `default_name` (the folder's name) is used when `name` is absent.
 
@@ -159,8 +173,7 @@ def parse_manifest(path: Path, *, default_name: str) -> tuple[Manifest | None, l
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        m = _TOML_POSITION.search(str(exc))
-        position = {"line": int(m[1]), "column": int(m[2])} if m else {}
+        position = _toml_position(str(exc), path)
         reader.error(MANIFEST_NAME, f"not valid TOML: {exc}", **position)
         return None, reader.diagnostics
     except UnicodeDecodeError as exc:

@@ -197,6 +197,12 @@ def test_bad_toml_reports_line_and_column(tmp_path: Path) -> None:
     assert "line 3, column 11" in d.message
 
 
+def test_bad_toml_at_end_of_document_still_has_a_position(tmp_path: Path) -> None:
+    _, diags = parse_manifest(_write(tmp_path, 'name = "a"\nversion = '), default_name="ext")
+    assert [d.code for d in diags] == ["bad-manifest"]
+    assert (diags[0].details["line"], diags[0].details["column"]) == (2, 11)
+
+
 def test_duplicate_key_is_bad_toml(tmp_path: Path) -> None:
     _, diags = parse_manifest(_write(tmp_path, 'name = "a"\nname = "b"\n'), default_name="ext")
     assert [d.code for d in diags] == ["bad-manifest"]
