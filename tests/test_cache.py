@@ -61,7 +61,11 @@ def test_cached_component_runs(tmp_path: Path, wasm: bytes) -> None:
     store.set_epoch_deadline(1)
     instance = wasmtime.component.Linker(engine).instantiate(store, component)
     iface = instance.get_export_index(store, "ext:calc/eval@1.0.0")
-    func = instance.get_func(store, instance.get_export_index(store, "evaluate", iface))
+    assert iface is not None
+    index = instance.get_export_index(store, "evaluate", iface)
+    assert index is not None
+    func = instance.get_func(store, index)
+    assert func is not None
     assert func(store, 41) == 41
 
 
