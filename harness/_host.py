@@ -1,0 +1,687 @@
+"""`Host`: load a set of extensions, link them, and call them (sync or asyncio).
+
+Linking follows the resolution's load order. Each consumer gets a Linker whose
+library imports are raw proxies into the provider's current Store (looked up on
+every call, so a restarted provider is picked up without relinking), whose
+`ext:host/*` imports are the host API, and whose `wasi:*` imports are WASI p2 in
+a sandbox that denies everything the manifest does not grant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import difflib
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime import component as wc
+
+from ._calls import (
+    BoundFunc,
+    CallContext,
+    classify_error,
+    current_context,
+    error_text,
+    new_error,
+    wrap_host_function,
+)
+from ._diagnostics import Diagnostic, sort_diagnostics
+from ._errors import (
+    CallError,
+    CallTimeoutError,
+    DeadlockError,
+    ExtensionFaultedError,
+    LoadError,
+    NoSuchFunctionError,
+    ReentrancyError,
+    UsageError,
+)
+from ._fastpath import ArgumentProblem
+from ._model import Analysed, Capabilities, Resolution, Status
+from ._names import InterfaceName
+from ._runtime import ExtensionRuntime, RuntimeLimits
+from ._witypes import InstanceT
+
+__all__ = ["Host", "HostConfig", "HostEvent", "LogRecord"]
+
+log = logging.getLogger("harness.host")
+
+HOST_LOG = InterfaceName.parse("ext:host/log@0.1.0")
+_LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
+           "warn": logging.WARNING, "error": logging.ERROR}
+_MAX_DEPTH = 150  # each hop costs a few Python frames; stay far from the recursion limit
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """Everything `Host.load(**config)` accepts."""
+
+    cache_dir: str | None = None
+    use_cache: bool = True
+    max_file_size: int = 64 * 1024 * 1024
+    timeout_ms: int | None = 30_000
+    fuel: int | None = None
+    memory_mb: int | None = None
+    instances: int | None = None
+    tables: int | None = None
+    restart_budget: int = 3
+    reentrancy: bool = False
+    max_depth: int = 64
+    tick_ms: int = 5
+    strict: bool = False
+    grant_outside_folder: bool = False
+    run_init: bool = True
+
+    @classmethod
+    def from_kwargs(cls, config: dict[str, Any]) -> HostConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise UsageError(f"unknown Host option(s): {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        cfg = cls(**config)
+        if not 1 <= cfg.max_depth <= _MAX_DEPTH:
+            raise UsageError(f"max_depth must be between 1 and {_MAX_DEPTH}, got {cfg.max_depth}")
+        return cfg
+
+
+@dataclass(frozen=True)
+class HostEvent:
+    """Something the host did on its own: a fault, a restart, an init."""
+
+    kind: str  # "fault" | "restart" | "init" | "restart-failed"
+    extension: str
+    message: str
+    time: float = field(default_factory=time.monotonic, compare=False)
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    extension: str
+    level: str
+    message: str
+
+
+class _Proxy:
+    """One imported function of a consumer, forwarding to the provider's export."""
+
+    __slots__ = ("consumer", "host", "key", "label", "provider")
+
+    def __init__(self, host: Host, consumer: str, provider: ExtensionRuntime, key: str) -> None:
+        self.host = host
+        self.consumer = consumer
+        self.provider = provider
+        self.key = key
+        self.label = key
+
+    def forward(self, args: Any, nargs: int, results: Any, nresults: int) -> int:
+        """Hand the caller's C arrays to the provider's function; never raises into C."""
+        host = self.host
+        ctx = current_context()
+        rt = self.provider
+        frames = ctx.frames
+        try:
+            if rt.owner != ctx.thread_id and len(frames) < host._max_depth and rt.lock.acquire(False):
+                rt.owner = ctx.thread_id
+                rt.depth = 1
+                rt.active = ctx
+                frames.append((rt.name, self.key, rt))
+            else:
+                host._enter(rt, ctx, self.key)
+        except CallError as e:
+            if ctx.pending is None:
+                ctx.pending = e
+            return new_error(str(e))
+        try:
+            bound = rt.funcs.get(self.key) if rt.store is not None and not host._fuel else None
+            if bound is None:
+                bound = host._live_function(rt, ctx, self.key)
+            err = bound.raw_call(args, nargs, results, nresults)
+            if err:
+                text = error_text(err)
+                if ctx.pending is None:
+                    ctx.pending = classify_error(
+                        text, extension=rt.name, function=self.key, chain=ctx.chain(),
+                        memory_limited=rt.limits.memory_mb is not None)
+                rt.mark_faulted(ctx.pending.code)
+                return new_error(text)
+            return 0
+        except CallError as e:
+            if ctx.pending is None:
+                ctx.pending = e
+            return new_error(str(e))
+        except BaseException as e:  # never into C
+            if ctx.pending is None:
+                err2 = ExtensionFaultedError(f"{rt.name}: proxy failed: {e!r}", extension=rt.name,
+                                             function=self.key, chain=ctx.chain())
+                err2.__cause__ = e
+                ctx.pending = err2
+            return new_error(f"ext-harness: proxy failed: {e!r}")
+        finally:
+            frames.pop()
+            rt.depth -= 1
+            if rt.depth == 0:
+                rt.owner = None
+                rt.active = None
+            rt.lock.release()
+
+
+_PROXIES: dict[int, _Proxy] = {}
+_proxy_ids = itertools.count(1)
+
+
+@ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
+def _proxy_cb(data: Any, _context: Any, _ty: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
+    try:
+        return _PROXIES[data or 0].forward(args, nargs, results, nresults)
+    except BaseException as e:  # pragma: no cover - forward() already catches
+        return new_error(f"ext-harness: proxy failed: {e!r}")
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
+def _proxy_finalize(data: Any) -> None:
+    _PROXIES.pop(data or 0, None)
+
+
+class Host:
+    """A loaded, linked set of extensions. Use `Host.load(...)` as a context manager."""
+
+    def __init__(self, inspection: Any, config: HostConfig) -> None:
+        from ._analysis import AnalysisConfig  # noqa: F401 - engine settings live with analysis
+        self.config = config
+        self.inspection = inspection
+        self.engine: wasmtime.Engine = inspection.engine
+        self.engine_config = inspection.engine_config
+        self.resolution: Resolution = inspection.resolution
+        self.runtimes: dict[str, ExtensionRuntime] = {}
+        self.events: list[HostEvent] = []
+        self.logs: list[LogRecord] = []
+        self._link_diags: list[Diagnostic] = []
+        self._status: dict[str, Status] = dict(self.resolution.status)
+        self._graph = threading.Lock()
+        self._waiting: dict[int, tuple[ExtensionRuntime, CallContext, str]] = {}
+        self._contexts: dict[int, CallContext] = {}
+        self._closed = False
+        self._max_depth = config.max_depth
+        self._fuel = bool(self.engine_config.consume_fuel)
+        self._stop_ticker = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if self.engine_config.epoch_interruption:
+            self._ticker = threading.Thread(target=self._tick, name="ext-harness-epoch", daemon=True)
+            self._ticker.start()
+        try:
+            self._link_all()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def load(cls, *paths: str | Path, **config: Any) -> Host:
+        """Discover, analyse, resolve and link the extensions under `paths`."""
+        from ._pipeline import inspect
+
+        cfg = HostConfig.from_kwargs(config)
+        inspection = inspect(paths, cache_dir=cfg.cache_dir, use_cache=cfg.use_cache,
+                             max_file_size=cfg.max_file_size, consume_fuel=cfg.fuel is not None
+                             or None)
+        host = cls(inspection, cfg)
+        if cfg.strict and host.errors:
+            host.close()
+            raise LoadError(host.errors)
+        return host
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop_ticker.set()
+        for rt in self.runtimes.values():
+            rt.close()
+        if self._ticker is not None:
+            self._ticker.join(timeout=1)
+
+    def _tick(self) -> None:
+        period = self.config.tick_ms / 1000
+        while not self._stop_ticker.wait(period):
+            self.engine.increment_epoch()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        return sort_diagnostics([*self.inspection.diagnostics, *self._link_diags])
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def status(self) -> dict[str, Status]:
+        return dict(self._status)
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """The names of the linked (callable) extensions, in load order."""
+        return tuple(n for n in self.resolution.load_order if n in self.runtimes)
+
+    def functions(self, extension: str) -> list[str]:
+        return self._runtime(extension, "").function_keys()
+
+    def _record(self, kind: str, extension: str, message: str) -> None:
+        self.events.append(HostEvent(kind, extension, message))
+
+    # ------------------------------------------------------------------ linking
+
+    def _link_all(self) -> None:
+        by_name: dict[str, Analysed] = {a.name: a for a in self.inspection.analysed}
+        for name in self.resolution.load_order:
+            a = by_name[name]
+            failed_dep = next((link.provider for link in self.resolution.links_of(name)
+                               if link.provider not in self.runtimes), None)
+            if failed_dep is not None:
+                why = self._status.get(failed_dep, "error")
+                self._fail(name, "blocked-by-dependency", failed_dep,
+                           f"{name} is not loaded: its dependency {failed_dep} failed to link ({why})",
+                           details={"dependency": failed_dep, "reason": "instantiation-failed"},
+                           status="blocked")
+                continue
+            try:
+                rt = self._link_one(a)
+            except _LinkFailure as f:
+                self._fail(name, f.code, f.subject, f.message, details=f.details)
+                continue
+            try:
+                rt.instantiate()
+            except Exception as e:
+                self._fail(name, "instantiation-failed", a.candidate.component_path.name,
+                           f"{name} did not instantiate: {str(e).splitlines()[0] if str(e) else e!r}",
+                           details={"reason": str(e)})
+                rt.close()
+                continue
+            self.runtimes[name] = rt
+            if self.config.run_init:
+                problem = self._run_init(rt)
+                if problem is not None:
+                    self.runtimes.pop(name)
+                    rt.close()
+                    self._fail(name, "init-failed", "ext:host/lifecycle#init",
+                               f"{name}: init failed: {problem}", details={"reason": problem})
+
+    def _fail(self, name: str, code: str, subject: str | None, message: str, *,
+              details: dict[str, Any] | None = None, status: Status = "error") -> None:
+        self._link_diags.append(Diagnostic(code, message, extension=name, subject=subject,
+                                           details=details or {}))
+        self._status[name] = status
+
+    def _link_one(self, a: Analysed) -> ExtensionRuntime:
+        limits = RuntimeLimits(timeout_ms=self.config.timeout_ms, fuel=self.config.fuel,
+                               memory_mb=self.config.memory_mb, instances=self.config.instances,
+                               tables=self.config.tables).merged(a.candidate.manifest.limits)
+        linker = wc.Linker(self.engine)
+        needs_wasi = any(i.kind == "wasi" for i in a.imports)
+        wasi_factory = None
+        if needs_wasi:
+            linker.add_wasip2()
+            wasi_factory = self._wasi_factory(a)
+        rt = ExtensionRuntime(self, a, linker, limits, wasi_factory)
+        links = {link.import_name: link for link in self.resolution.links_of(a.name)}
+        try:
+            with linker.root() as root:
+                for imp in a.imports:
+                    if imp.kind == "host":
+                        self._define_host_import(root, a.name, imp.name)
+                    elif imp.kind == "library":
+                        link = links.get(imp.name)
+                        if link is None:
+                            raise _LinkFailure("missing-import", imp.name,
+                                               f"{a.name}: nothing links {imp.name}")
+                        provider = self.runtimes[link.provider]
+                        self._define_proxies(root, a.name, imp.name, imp.item, provider, link.export_name)
+        except BaseException:
+            rt.close()
+            raise
+        return rt
+
+    def _define_host_import(self, root: Any, ext: str, name: str) -> None:
+        parsed = InterfaceName.parse(name)
+        if parsed is None or HOST_LOG is None or not parsed.compatible_with(HOST_LOG):
+            raise _LinkFailure("missing-import", name,
+                               f"{ext} imports {name}, which the host does not provide "
+                               f"(it provides {HOST_LOG})")
+
+        def host_log(level: str, message: str) -> None:
+            lvl = str(level)
+            self.logs.append(LogRecord(ext, lvl, message))
+            log.log(_LEVELS.get(lvl, logging.INFO), "[%s] %s", ext, message)
+
+        with root.add_instance(name) as inst:
+            inst.add_func("log", wrap_host_function(f"{name}#log", host_log))
+
+    def _define_proxies(self, root: Any, consumer: str, import_name: str, item: Any,
+                        provider: ExtensionRuntime, export_name: str) -> None:
+        assert isinstance(item, InstanceT)
+        with root.add_instance(import_name) as inst:
+            for fname, _ in item.funcs():
+                proxy = _Proxy(self, consumer, provider, f"{export_name}#{fname}")
+                pid = next(_proxy_ids)
+                _PROXIES[pid] = proxy
+                raw = fname.encode("utf-8")
+                err = ffi.wasmtime_component_linker_instance_add_func(
+                    inst.ptr(), ctypes.create_string_buffer(raw), len(raw), _proxy_cb, pid, _proxy_finalize)
+                if err:
+                    raise _LinkFailure("instantiation-failed", import_name,
+                                       f"{consumer}: cannot define {import_name}#{fname}: {error_text(err)}")
+
+    def _wasi_factory(self, a: Analysed) -> Callable[[], wasmtime.WasiConfig]:
+        caps: Capabilities = a.candidate.manifest.capabilities
+        root_dir = a.candidate.root.resolve()
+        preopens: list[tuple[str, str]] = []
+        for host_path, guest in caps.preopens:
+            full = (root_dir / host_path).resolve()
+            if not self.config.grant_outside_folder and not full.is_relative_to(root_dir):
+                raise _LinkFailure("capability-denied", host_path,
+                                   f"{a.name}: preopen {host_path!r} leaves the extension folder")
+            if not full.is_dir():
+                raise _LinkFailure("capability-denied", host_path,
+                                   f"{a.name}: preopen {host_path!r} is not a directory")
+            preopens.append((str(full), guest))
+
+        def make() -> wasmtime.WasiConfig:
+            w = wasmtime.WasiConfig()
+            if caps.inherit_stdio:
+                w.inherit_stdin()
+                w.inherit_stdout()
+                w.inherit_stderr()
+            if caps.inherit_env:
+                w.inherit_env()
+            elif caps.env:
+                w.env([list(p) for p in caps.env])
+            if caps.args:
+                w.argv(list(caps.args))
+            for path, guest in preopens:
+                w.preopen_dir(path, guest)
+            return w
+
+        return make
+
+    def _run_init(self, rt: ExtensionRuntime) -> str | None:
+        key = next((k for k in rt.function_keys()
+                    if k.startswith("ext:host/lifecycle") and k.endswith("#init")), None)
+        if key is None:
+            return None
+        try:
+            result = self._invoke(rt, key, (), timeout=None, cancel=None)
+        except CallError as e:
+            return f"{e.code}: {e.message}"
+        if isinstance(result, str):
+            return result
+        self._record("init", rt.name, "ok")
+        return None
+
+    # ------------------------------------------------------------------ locking
+
+    def _enter(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
+        """Take `rt` for this thread: refuse re-entry and deadlocks instead of hanging."""
+        me = ctx.thread_id
+        depth = len(ctx.frames)
+        if depth >= self.config.max_depth:
+            raise ReentrancyError(
+                f"call depth {depth} reached the cap ({self.config.max_depth}) calling {rt.name}:{label}",
+                extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+        if rt.owner == me:
+            if not self.config.reentrancy:
+                raise ReentrancyError(
+                    f"{rt.name} is already running on this call chain; re-entering it is refused",
+                    extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+            rt.lock.acquire()
+            rt.depth += 1
+        else:
+            if not rt.lock.acquire(blocking=False):
+                self._wait_for(rt, ctx, label)
+            rt.owner = me
+            rt.depth = 1
+            rt.active = ctx
+        ctx.frames.append((rt.name, label, rt))
+
+    def _exit(self, rt: ExtensionRuntime, ctx: CallContext) -> None:  # mirrored inline in _invoke
+        ctx.frames.pop()
+        rt.depth -= 1
+        if rt.depth == 0:
+            rt.owner = None
+            rt.active = None
+        rt.lock.release()
+
+    def _wait_for(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
+        me = ctx.thread_id
+        with self._graph:
+            self._contexts[me] = ctx
+            self._waiting[me] = (rt, ctx, label)
+        try:
+            while True:
+                if rt.lock.acquire(timeout=0.02):
+                    return
+                with self._graph:
+                    other = self._cycle_through(me, rt)
+                if other is not None:
+                    theirs = other.chain() if other.frames else []
+                    mine = [*ctx.chain(), f"{rt.name}:{label}"]
+                    raise DeadlockError(
+                        f"deadlock: this thread ({' → '.join(mine)}) waits for {rt.name}, which is held "
+                        f"by a thread waiting for an extension this one holds ({' → '.join(theirs)})",
+                        extension=rt.name, function=label, chain=mine,
+                        details={"other_chain": theirs})
+                if ctx.cancelled or (ctx.deadline is not None and time.monotonic() >= ctx.deadline):
+                    raise CallTimeoutError(f"{rt.name}: gave up waiting for {rt.name} to be free",
+                                           extension=rt.name, function=label,
+                                           chain=[*ctx.chain(), f"{rt.name}:{label}"])
+        finally:
+            with self._graph:
+                self._waiting.pop(me, None)
+
+    def _cycle_through(self, me: int, rt: ExtensionRuntime) -> CallContext | None:
+        """If the owner of `rt` waits (transitively) for something `me` holds, that owner's context."""
+        owner = rt.owner
+        seen: set[int] = set()
+        first: CallContext | None = None
+        while owner is not None and owner not in seen:
+            seen.add(owner)
+            entry = self._waiting.get(owner)
+            if entry is None:
+                return None
+            if first is None:
+                first = entry[1]
+            nxt = entry[0].owner
+            if nxt == me:
+                return first
+            owner = nxt
+        return None
+
+    # ------------------------------------------------------------------ calls
+
+    def _runtime(self, extension: str, function: str) -> ExtensionRuntime:
+        rt = self.runtimes.get(extension)
+        if rt is None:
+            if self._closed:
+                raise NoSuchFunctionError("the host is closed", extension=extension, function=function)
+            status = self._status.get(extension)
+            if status is not None:
+                why = next((d for d in self.diagnostics if d.extension == extension and d.is_error), None)
+                raise NoSuchFunctionError(
+                    f"{extension} is not loaded ({status}: {why.code if why else 'unknown'}"
+                    f"{': ' + why.message if why else ''})", extension=extension, function=function)
+            near = difflib.get_close_matches(extension, list(self.runtimes), n=3)
+            raise NoSuchFunctionError(
+                f"no extension named {extension!r}" + (f"; did you mean {', '.join(near)}?" if near else
+                                                       f"; loaded: {', '.join(self.runtimes) or 'none'}"),
+                extension=extension, function=function)
+        return rt
+
+    def _resolve_key(self, rt: ExtensionRuntime, function: str) -> str:
+        key = rt.canonical(function)
+        if key is None:
+            keys = rt.function_keys()
+            near = difflib.get_close_matches(function, keys, n=3, cutoff=0.3)
+            raise NoSuchFunctionError(
+                f"{rt.name} exports no function {function!r}"
+                + (f"; did you mean {', '.join(near)}?" if near else f"; it exports: {', '.join(keys)}"),
+                extension=rt.name, function=function)
+        return key
+
+    def _live_function(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> BoundFunc:
+        """The bound function of `key`, instantiating `rt` again first if it faulted."""
+        if rt.store is None:
+            self._restart(rt, ctx)
+        bound = rt.funcs.get(key)
+        if bound is None:
+            raise NoSuchFunctionError(f"{rt.name} exports no function {key!r}", extension=rt.name,
+                                      function=key, chain=ctx.chain())
+        if self.engine_config.consume_fuel and rt.limits.fuel is not None and rt.store is not None:
+            rt.store.set_fuel(rt.limits.fuel)
+        return bound
+
+    def _restart(self, rt: ExtensionRuntime, ctx: CallContext) -> None:
+        reason = rt.faulted or "not instantiated"
+        if rt.restarts >= self.config.restart_budget:
+            raise ExtensionFaultedError(
+                f"{rt.name} faulted ({reason}) and has used its {self.config.restart_budget} restart(s)",
+                extension=rt.name, chain=ctx.chain(), details={"fault": reason, "restarts": rt.restarts})
+        rt.restarts += 1
+        try:
+            rt.instantiate()
+        except Exception as e:
+            self._record("restart-failed", rt.name, str(e).splitlines()[0] if str(e) else repr(e))
+            err = ExtensionFaultedError(f"{rt.name} could not be restarted: {e}", extension=rt.name,
+                                        chain=ctx.chain(), details={"fault": reason})
+            raise err from e
+        self._record("restart", rt.name, f"restart {rt.restarts} after {reason}")
+
+    def _invoke(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None = None,
+                cancel: threading.Event | None = None) -> Any:
+        """The one way into a guest from Python. Kept flat: it is the hot path."""
+        ctx = current_context()
+        frames = ctx.frames
+        outer = not frames
+        if rt.owner != ctx.thread_id and len(frames) < self._max_depth and rt.lock.acquire(False):
+            rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
+            rt.depth = 1
+            rt.active = ctx
+            frames.append((rt.name, key, rt))
+        else:
+            self._enter(rt, ctx, key)
+        saved_deadline, saved_cancel = ctx.deadline, ctx.cancel
+        if outer:
+            ctx.pending = None
+            limit = timeout if timeout is not None else rt.timeout_s
+            ctx.deadline = time.monotonic() + limit if limit else None
+            ctx.cancel = cancel
+        try:
+            bound = rt.funcs.get(key) if rt.store is not None and not self._fuel else None
+            if bound is None:
+                bound = self._live_function(rt, ctx, key)
+            if len(args) != bound.nparams:
+                bound.lower_args(args)  # raises the bad-arguments error
+            try:
+                arr = bound.lower(args)
+            except ArgumentProblem:
+                bound.lower_args(args)  # re-raises as bad-arguments, naming the parameter
+                raise
+            lift = bound.lift
+            if lift is not None:
+                err = bound.raw_call(arr, bound.nparams, bound.result_ref, 1)
+            else:
+                err = bound.raw_call(arr, bound.nparams, None, 0)
+            if bound.needs_free:
+                bound.free(arr)
+            if err:
+                text = error_text(err)
+                pending, ctx.pending = ctx.pending, None
+                failure = pending or classify_error(text, extension=rt.name, function=key, chain=ctx.chain(),
+                                                    memory_limited=rt.limits.memory_mb is not None)
+                rt.mark_faulted(failure.code)
+                raise failure
+            return None if lift is None else lift(bound.result_slot)
+        finally:
+            if outer:
+                ctx.deadline, ctx.cancel = saved_deadline, saved_cancel
+            frames.pop()
+            rt.depth -= 1
+            if rt.depth == 0:
+                rt.owner = None
+                rt.active = None
+            rt.lock.release()
+
+    def call(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
+        """Call `function` (`ns:pkg/iface@ver#func`, unversioned, or bare if unique) synchronously."""
+        rt = self._runtime(extension, function)
+        return self._invoke(rt, self._resolve_key(rt, function), args, timeout=timeout, cancel=None)
+
+    def function(self, extension: str, function: str) -> Callable[..., Any]:
+        """A bound callable: the name lookups are done once."""
+        rt = self._runtime(extension, function)
+        key = self._resolve_key(rt, function)
+        invoke = self._invoke
+
+        def bound(*args: Any, timeout: float | None = None) -> Any:
+            return invoke(rt, key, args, timeout)
+
+        bound.__name__ = f"{extension}:{key}"
+        return bound
+
+    async def acall(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
+        """Call without blocking the event loop. Calls into one extension run one at a time;
+        calls into different extensions run in parallel. `timeout` and cancellation stop the guest."""
+        rt = self._runtime(extension, function)
+        key = self._resolve_key(rt, function)
+        cancel = threading.Event()
+        limit = timeout if timeout is not None else rt.timeout_s
+        deadline = time.monotonic() + limit if limit else None
+        fut = rt.executor().submit(self._run_async, rt, key, args, deadline, cancel)
+        try:
+            return await asyncio.wrap_future(fut)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+
+    def _run_async(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], deadline: float | None,
+                   cancel: threading.Event) -> Any:
+        if cancel.is_set():
+            raise CallTimeoutError(f"{rt.name}: {key} was cancelled before it started",
+                                   extension=rt.name, function=key)
+        remaining = None
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CallTimeoutError(f"{rt.name}: {key} timed out waiting for its turn",
+                                       extension=rt.name, function=key)
+        return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+
+    async def agather(self, calls: Iterable[tuple[str, str, Sequence[Any]]]) -> list[Any]:
+        """Run several calls concurrently; results (or CallError instances) in order."""
+        return list(await asyncio.gather(*(self.acall(e, f, *a) for e, f, a in calls),
+                                         return_exceptions=True))
+
+
+class _LinkFailure(Exception):
+    def __init__(self, code: str, subject: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.subject = subject
+        self.message = message
+        self.details = details or {}

@@ -1,0 +1,222 @@
+"""One loaded extension: its Store, instance, function registry, lock and fault state.
+
+Each extension lives in a Store of its own because a trap poisons a whole Store:
+one faulting extension must not take the others down. A poisoned Store is
+thrown away and the extension is instantiated again on its next call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime import component as wc
+
+from ._calls import BoundFunc, CallContext, new_error
+from ._model import Analysed, Limits
+from ._witypes import FuncT, InstanceT
+
+if TYPE_CHECKING:
+    from ._host import Host
+
+__all__ = ["ExtensionRuntime", "RuntimeLimits"]
+
+_EPOCH_CB = ctypes.CFUNCTYPE(
+    ctypes.c_size_t, ctypes.POINTER(ffi.wasmtime_context_t), ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
+)
+_FINALIZE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_RUNTIMES: dict[int, ExtensionRuntime] = {}
+_ids = itertools.count(1)
+_CONTINUE = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+
+
+@_EPOCH_CB  # type: ignore[untyped-decorator]
+def _on_epoch(_ctx: Any, data: Any, delta: Any, kind: Any) -> int:
+    """Called each tick while a Store runs past its deadline: stop it or let it go on."""
+    try:
+        rt = _RUNTIMES.get(data or 0)
+        reason = rt.interrupt_reason() if rt is not None else None
+        if reason is not None:
+            return new_error(f"ext-harness: {reason}")
+        delta[0] = 1
+        kind[0] = _CONTINUE
+        return 0
+    except BaseException:  # never let an exception into C
+        delta[0] = 1
+        kind[0] = _CONTINUE
+        return 0
+
+
+@_FINALIZE  # type: ignore[untyped-decorator]
+def _no_finalize(_data: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class RuntimeLimits:
+    """Limits in force for one extension (host defaults overridden by its manifest)."""
+
+    timeout_ms: int | None = 30_000
+    fuel: int | None = None
+    memory_mb: int | None = None
+    instances: int | None = None
+    tables: int | None = None
+    table_elements: int | None = None
+
+    def merged(self, manifest: Limits) -> RuntimeLimits:
+        return RuntimeLimits(
+            timeout_ms=manifest.timeout_ms if manifest.timeout_ms is not None else self.timeout_ms,
+            fuel=manifest.fuel if manifest.fuel is not None else self.fuel,
+            memory_mb=manifest.memory_mb if manifest.memory_mb is not None else self.memory_mb,
+            instances=manifest.instances if manifest.instances is not None else self.instances,
+            tables=manifest.tables if manifest.tables is not None else self.tables,
+            table_elements=(manifest.table_elements if manifest.table_elements is not None
+                            else self.table_elements),
+        )
+
+
+class ExtensionRuntime:
+    """The live state of one extension inside a `Host`."""
+
+    def __init__(self, host: Host, analysed: Analysed, linker: wc.Linker, limits: RuntimeLimits,
+                 wasi_factory: Callable[[], wasmtime.WasiConfig] | None) -> None:
+        self.host = host
+        self.analysed = analysed
+        self.name = analysed.name
+        self.linker = linker
+        self.limits = limits
+        self._wasi_factory = wasi_factory
+        self.id = next(_ids)
+        self.lock = threading.RLock()
+        self.owner: int | None = None  # thread id holding `lock`
+        self.depth = 0  # re-entries by the owner
+        self.active: CallContext | None = None
+        self.store: wasmtime.Store | None = None
+        self.funcs: dict[str, BoundFunc] = {}
+        self.aliases: dict[str, str] = {}
+        self.faulted: str | None = None
+        self.restarts = 0
+        self.generation = 0
+        self._executor: ThreadPoolExecutor | None = None
+        self.timeout_s: float | None = limits.timeout_ms / 1000 if limits.timeout_ms else None
+        _RUNTIMES[self.id] = self
+        self._build_aliases()
+
+    # ------------------------------------------------------------------ naming
+
+    def _build_aliases(self) -> None:
+        """Accept `iface@ver#f`, `iface#f` (unversioned, if unambiguous) and `f` (if unique)."""
+        counts: dict[str, list[str]] = {}
+        for key in self.function_keys():
+            iface, _, func = key.rpartition("#")
+            alts = [func] if iface else []
+            if iface and "@" in iface:
+                alts.append(f"{iface.split('@', 1)[0]}#{func}")
+            for alt in alts:
+                counts.setdefault(alt, []).append(key)
+        self.aliases = {alt: keys[0] for alt, keys in counts.items() if len(keys) == 1}
+
+    def function_keys(self) -> list[str]:
+        keys: list[str] = []
+        for e in self.analysed.exports:
+            if isinstance(e.item, InstanceT):
+                keys += [f"{e.name}#{n}" for n, _ in e.item.funcs()]
+            elif isinstance(e.item, FuncT):
+                keys.append(e.name)
+        return keys
+
+    def canonical(self, ref: str) -> str | None:
+        if ref in self.funcs or ref in self.function_keys():
+            return ref
+        if "." in ref and "#" not in ref:  # `iface.func` as some tools spell it
+            iface, _, func = ref.rpartition(".")
+            if f"{iface}#{func}" in self.function_keys():
+                return f"{iface}#{func}"
+        return self.aliases.get(ref)
+
+    def signature(self, key: str) -> FuncT | None:
+        iface, _, func = key.rpartition("#")
+        for e in self.analysed.exports:
+            if iface and e.name == iface and isinstance(e.item, InstanceT):
+                item = e.item.get(func)
+                return item if isinstance(item, FuncT) else None
+            if not iface and e.name == key and isinstance(e.item, FuncT):
+                return e.item
+        return None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def instantiate(self) -> None:
+        """A fresh Store and instance; every bound function is rebuilt with it."""
+        engine = self.host.engine
+        store = wasmtime.Store(engine)
+        lim = self.limits
+        store.set_limits(
+            memory_size=lim.memory_mb * 1024 * 1024 if lim.memory_mb is not None else -1,
+            table_elements=lim.table_elements if lim.table_elements is not None else -1,
+            instances=lim.instances if lim.instances is not None else -1,
+            tables=lim.tables if lim.tables is not None else -1,
+        )
+        if self._wasi_factory is not None:
+            store.set_wasi(self._wasi_factory())
+        if self.host.engine_config.epoch_interruption:
+            ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _on_epoch, self.id, _no_finalize)
+            store.set_epoch_deadline(1)
+        if self.host.engine_config.consume_fuel:
+            store.set_fuel(lim.fuel if lim.fuel is not None else 2**62)
+        instance = self.linker.instantiate(store, self.analysed.component)
+        funcs: dict[str, BoundFunc] = {}
+        for key in self.function_keys():
+            iface, _, fname = key.rpartition("#")
+            if iface:
+                parent = instance.get_export_index(store, iface)
+                idx = instance.get_export_index(store, fname, parent) if parent is not None else None
+            else:
+                idx = instance.get_export_index(store, fname)
+            func = instance.get_func(store, idx) if idx is not None else None
+            if func is not None:
+                funcs[key] = BoundFunc(self, store, func, key)
+        self.store = store
+        self.funcs = funcs
+        self.faulted = None
+        self.generation += 1
+
+    def mark_faulted(self, reason: str) -> None:
+        """The Store is poisoned: drop it; the next call instantiates again."""
+        if self.faulted is None:
+            self.faulted = reason
+            self.host._record("fault", self.name, reason)
+        self.funcs = {}
+        self.store = None
+
+    def interrupt_reason(self) -> str | None:
+        ctx = self.active
+        if ctx is None:
+            return None
+        if ctx.cancelled:
+            return "cancelled"
+        if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+            return "timeout"
+        return None
+
+    def executor(self) -> ThreadPoolExecutor:
+        """One worker per extension: async calls into it run one at a time."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ext-{self.name}")
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        self.funcs = {}
+        self.store = None
+        _RUNTIMES.pop(self.id, None)
