@@ -9,14 +9,18 @@ converted once into the frozen `_witypes` model, which later stages compare.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import pickle
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import wasmtime
 
+from . import _names, _witypes
 from ._cache import CompileCache
 from ._diagnostics import Diagnostic, sort_diagnostics
 from ._engine import EngineConfig, shared_engine
@@ -24,7 +28,16 @@ from ._errors import WatSyntaxError
 from ._model import Analysed, Candidate, Endpoint
 from ._names import classify
 from ._wat import assemble_wat_file
-from ._witypes import ComponentItem, InstanceT, Item, ModuleItem, ResourceItem, TypeItem, render
+from ._witypes import (
+    ComponentItem,
+    FuncT,
+    InstanceT,
+    Item,
+    ModuleItem,
+    ResourceItem,
+    TypeItem,
+    render,
+)
 from ._witypes import from_wasmtime_item as _convert_item
 
 __all__ = ["AnalysisConfig", "analyse", "analyse_all", "binary_layer"]
@@ -110,24 +123,29 @@ def analyse(candidate: Candidate, config: AnalysisConfig | None = None
                      reason=reason)
     seconds = time.perf_counter() - started
 
-    # -- interface
-    diags: list[Diagnostic] = []
-    try:
-        ctype = component.type
-        raw_imports = ctype.imports(engine)
-        raw_exports = ctype.exports(engine)
-    except Exception as e:  # pragma: no cover - wasmtime accepted it but cannot describe it
-        return error("invalid-component", f"{path.name}: cannot read the component's types: {_reason(e)}",
-                     reason=_reason(e))
-
-    imports: list[Endpoint] = []
-    for import_name, ext in raw_imports.items():
+    # -- interface (the converted model is cached too: walking wasmtime's types
+    #    through ctypes costs more than loading the compiled code)
+    interface = _load_interface(cache, digest, config.engine) if cached else None
+    if interface is None:
         try:
-            item = _convert_item(ext.ty, engine)
-        except Exception as e:
-            diags.append(_unsupported(candidate, import_name, f"uses a type the host cannot read ({e})"))
-            continue
-        if isinstance(item, InstanceT):
+            raw = _read_interface(component, engine)
+        except Exception as e:  # pragma: no cover - wasmtime accepted it but cannot describe it
+            return error("invalid-component",
+                         f"{path.name}: cannot read the component's types: {_reason(e)}",
+                         reason=_reason(e))
+        if _fully_converted(raw):
+            _store_interface(cache, digest, config.engine, raw)
+    else:
+        raw = interface
+    raw_imports, raw_exports = raw
+
+    diags: list[Diagnostic] = []
+    imports: list[Endpoint] = []
+    for import_name, item in raw_imports:
+        if isinstance(item, Exception):
+            diags.append(_unsupported(candidate, import_name,
+                                      f"uses a type the host cannot read ({item})"))
+        elif isinstance(item, InstanceT):
             imports.append(Endpoint(import_name, classify(import_name), item))
         elif isinstance(item, TypeItem):
             continue  # an `eq` type import is only an alias: nothing to provide at run time
@@ -135,16 +153,14 @@ def analyse(candidate: Candidate, config: AnalysisConfig | None = None
             diags.append(_unsupported(candidate, import_name, f"is {_describe(item)}"))
 
     exports: list[Endpoint] = []
-    for export_name, ext in raw_exports.items():
-        try:
-            item = _convert_item(ext.ty, engine)
-        except Exception as e:
+    for export_name, item in raw_exports:
+        if isinstance(item, Exception):
             diags.append(Diagnostic(
                 "invalid-component",
-                f"{path.name}: export `{export_name}` uses a type the host cannot read: {e}",
-                extension=name, subject=export_name, details={"path": str(path), "reason": str(e)}))
-            continue
-        exports.append(Endpoint(export_name, classify(export_name), item))
+                f"{path.name}: export `{export_name}` uses a type the host cannot read: {item}",
+                extension=name, subject=export_name, details={"path": str(path), "reason": str(item)}))
+        else:
+            exports.append(Endpoint(export_name, classify(export_name), item))
 
     if any(d.is_error for d in diags):
         return None, diags
@@ -171,6 +187,74 @@ def analyse_all(candidates: Iterable[Candidate], config: AnalysisConfig | None =
         if analysed is not None:
             done.append(analysed)
     return tuple(done), sort_diagnostics(diags)
+
+
+# --------------------------------------------------------------------------- interface cache
+
+_Named = tuple[tuple[str, "Item | Exception"], ...]
+_INTERFACE_KIND = "iface"
+
+
+def _read_interface(component: Any, engine: wasmtime.Engine) -> tuple[_Named, _Named]:
+    """Every top-level import and export, converted; a conversion failure is kept as the exception."""
+    ctype = component.type
+
+    def convert(externs: dict[str, Any]) -> _Named:
+        out: list[tuple[str, Item | Exception]] = []
+        for n, ext in externs.items():
+            try:
+                out.append((n, _convert_item(ext.ty, engine)))
+            except Exception as e:  # a type this version of the model does not know
+                out.append((n, e))
+        return tuple(out)
+
+    return convert(ctype.imports(engine)), convert(ctype.exports(engine))
+
+
+def _fully_converted(raw: tuple[_Named, _Named]) -> bool:
+    return not any(isinstance(item, Exception) for part in raw for _, item in part)
+
+
+@functools.cache
+def _schema() -> str:
+    """Fingerprint of the model's source: a cached interface from other code is not trusted."""
+    h = hashlib.sha256()
+    for module in (_witypes, _names):
+        h.update(Path(module.__file__ or "").read_bytes())
+    return h.hexdigest()
+
+
+def _load_interface(cache: CompileCache, digest: str, cfg: EngineConfig
+                    ) -> tuple[_Named, _Named] | None:
+    data = cache.load_extra(digest, cfg, _INTERFACE_KIND)
+    if data is None:
+        return None
+    try:
+        schema, imports, exports = pickle.loads(data)
+        if schema == _schema() and _well_formed(imports) and _well_formed(exports):
+            return imports, exports
+    except Exception:  # unpickling an entry from another version of the model
+        pass
+    cache.discard_extra(digest, cfg, _INTERFACE_KIND)
+    return None
+
+
+def _well_formed(part: object) -> bool:
+    return isinstance(part, tuple) and all(
+        isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], _ITEM_TYPES)
+        for p in part)
+
+
+_ITEM_TYPES = (FuncT, InstanceT, ResourceItem, TypeItem, ModuleItem, ComponentItem)
+
+
+def _store_interface(cache: CompileCache, digest: str, cfg: EngineConfig,
+                     raw: tuple[_Named, _Named]) -> None:
+    try:
+        data = pickle.dumps((_schema(), raw[0], raw[1]), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # pragma: no cover - the model is plain frozen dataclasses
+        return
+    cache.store_extra(digest, cfg, _INTERFACE_KIND, data)
 
 
 def _unsupported(candidate: Candidate, import_name: str, what: str) -> Diagnostic:

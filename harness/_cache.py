@@ -17,6 +17,7 @@ disk only means compiling every time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import logging
@@ -44,7 +45,9 @@ _TRAILER = struct.Struct("<8sQ32s")  # magic, payload length, sha256(payload)
 _SUFFIX = ".cwasm"
 
 
+@functools.cache
 def _wasmtime_version() -> str:
+    """Read once: `importlib.metadata` parses the package's METADATA file (~1 ms) on every call."""
     try:
         return importlib.metadata.version("wasmtime")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a vendored build
@@ -144,15 +147,7 @@ class CompileCache:
         return component, False
 
     def _load(self, engine: wasmtime.Engine, path: Path) -> Component | None:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            _log.debug("compile cache: cannot read %s: %s", path, e)
-            return None
-        if not _verify(data):
-            self._reject(path, "checksum or trailer mismatch")
+        if self._read_verified(path) is None:
             return None
         try:
             # Maps the file; wasmtime ignores the trailer after the ELF image.
@@ -161,6 +156,20 @@ class CompileCache:
             self._reject(path, str(e).splitlines()[0] if str(e) else type(e).__name__)
             return None
 
+    def _read_verified(self, path: Path) -> bytes | None:
+        """The entry's payload, or None if absent; a damaged entry is deleted."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            _log.debug("compile cache: cannot read %s: %s", path, e)
+            return None
+        payload = _verify(data)
+        if payload is None:
+            self._reject(path, "checksum or trailer mismatch")
+        return payload
+
     def _reject(self, path: Path, why: str) -> None:
         _log.debug("compile cache: discarding %s: %s", path, why)
         self._count("rejected")
@@ -168,9 +177,18 @@ class CompileCache:
             path.unlink()
 
     def _store(self, path: Path, component: Component) -> None:
-        tmp: str | None = None
         try:
             payload = bytes(component.serialize())
+        except Exception as e:  # pragma: no cover - wasmtime cannot serialize what it compiled
+            _log.debug("compile cache: cannot serialize for %s: %s", path, e)
+            self._count("store_failures")
+            return
+        self._write(path, payload)
+
+    def _write(self, path: Path, payload: bytes) -> None:
+        """Payload + checksum trailer, written to a temporary file and moved into place."""
+        tmp: str | None = None
+        try:
             trailer = _TRAILER.pack(_MAGIC, len(payload), hashlib.sha256(payload).digest())
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:16]}.", suffix=".tmp", dir=path.parent)
@@ -179,13 +197,39 @@ class CompileCache:
                 f.write(trailer)
             os.replace(tmp, path)
             tmp = None
-        except Exception as e:  # read-only disk, disk full, serialization failure
+        except OSError as e:  # read-only disk, disk full, a file where a directory should be
             _log.debug("compile cache: cannot store %s: %s", path, e)
             self._count("store_failures")
         finally:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+    # ------------------------------------------------------------------ side entries
+
+    def load_extra(self, wasm_digest: str, engine_cfg: EngineConfig, kind: str) -> bytes | None:
+        """Bytes stored next to a component's entry (e.g. its converted interface), or None.
+
+        Lets later stages skip work derived from the same bytes; the payload is
+        checksummed like compiled code, and its format is the caller's business.
+        """
+        if not self._enabled:
+            return None
+        return self._read_verified(self._extra_path(wasm_digest, engine_cfg, kind))
+
+    def store_extra(self, wasm_digest: str, engine_cfg: EngineConfig, kind: str, data: bytes) -> None:
+        if self._enabled:
+            self._write(self._extra_path(wasm_digest, engine_cfg, kind), data)
+
+    def discard_extra(self, wasm_digest: str, engine_cfg: EngineConfig, kind: str) -> None:
+        """Delete a side entry the caller found unusable (e.g. written by an older version)."""
+        if self._enabled:
+            self._reject(self._extra_path(wasm_digest, engine_cfg, kind), f"unusable {kind}")
+
+    def _extra_path(self, wasm_digest: str, engine_cfg: EngineConfig, kind: str) -> Path:
+        if not kind.isidentifier():
+            raise ValueError(f"bad side-entry kind {kind!r}")
+        return self.path_for(self.key(wasm_digest, engine_cfg)).with_suffix(f".{kind}")
 
     def _count(self, name: str) -> None:
         with self._lock:
@@ -199,9 +243,13 @@ class CompileCache:
         return sorted(self._root.glob(f"??/*{_SUFFIX}"))
 
     def clear(self) -> int:
-        """Delete every entry; returns how many were removed."""
+        """Delete every entry (side entries included); returns how many files were removed."""
         removed = 0
-        for p in self.entries():
+        if not self._enabled or not self._root.is_dir():
+            return 0
+        for p in sorted(self._root.glob("??/*")):
+            if p.name.startswith(".") or not p.is_file():
+                continue
             with contextlib.suppress(OSError):
                 p.unlink()
                 removed += 1
@@ -215,10 +263,12 @@ def _compile(engine: wasmtime.Engine, wasm: bytes) -> Component:
     return Component(engine, wasm)
 
 
-def _verify(data: bytes) -> bool:
+def _verify(data: bytes) -> bytes | None:
+    """The payload if the trailer and checksum match, else None."""
     if len(data) < _TRAILER.size:
-        return False
+        return None
     magic, length, digest = _TRAILER.unpack_from(data, len(data) - _TRAILER.size)
     if magic != _MAGIC or length != len(data) - _TRAILER.size:
-        return False
-    return bool(hashlib.sha256(memoryview(data)[:length]).digest() == digest)
+        return None
+    payload = data[:length]
+    return payload if hashlib.sha256(payload).digest() == digest else None

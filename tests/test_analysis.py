@@ -329,3 +329,55 @@ def test_engines_are_shared_per_config() -> None:
 def test_largest_stack_makes_an_engine() -> None:
     engine = make_engine(EngineConfig(max_wasm_stack=MAX_WASM_STACK_LIMIT, cranelift_opt_level="none"))
     assert isinstance(engine, wasmtime.Engine)
+
+
+# --------------------------------------------------------------------------- cached interface
+
+def _iface_files(config: AnalysisConfig) -> list[Path]:
+    assert config.cache is not None
+    return sorted(config.cache.root.glob("??/*.iface"))
+
+
+def test_interface_is_cached_next_to_the_code(config: AnalysisConfig) -> None:
+    first = ok(WAT / "analysis_types.wat", config)
+    assert len(_iface_files(config)) == 1
+    second = ok(WAT / "analysis_types.wat", AnalysisConfig(cache=CompileCache(config.cache.root)))  # type: ignore[union-attr]
+    assert second.cached and second.exports == first.exports
+    assert second.render_interface() == EXPECTED_TEXT
+
+
+def test_cached_interface_still_reports_unsupported_imports(config: AnalysisConfig) -> None:
+    for _ in range(2):
+        analysed, diags = analyse(candidate(WAT / "analysis_bare_import.wat"), config)
+        assert analysed is None
+        assert [d.subject for d in diags] == ["log", "plugin", "handle"]
+    assert len(_iface_files(config)) == 1
+
+
+@pytest.mark.parametrize("damage", ["flip", "foreign-schema", "not-a-pickle"])
+def test_unusable_cached_interface_is_rebuilt(config: AnalysisConfig, damage: str) -> None:
+    import pickle
+
+    from harness import _cache as cache_module
+
+    first = ok(WAT / "analysis_types.wat", config)
+    [side] = _iface_files(config)
+    if damage == "flip":
+        data = bytearray(side.read_bytes())
+        data[10:20] = bytes(b ^ 0xFF for b in data[10:20])
+        side.write_bytes(bytes(data))
+    else:
+        payload = (pickle.dumps(("some-older-model", (), ())) if damage == "foreign-schema"
+                   else b"\x80\x05this is not a pickle")
+        trailer = cache_module._TRAILER.pack(cache_module._MAGIC, len(payload),
+                                             hashlib.sha256(payload).digest())
+        side.write_bytes(payload + trailer)  # checksum valid: only the content is wrong
+
+    cache = CompileCache(config.cache.root)  # type: ignore[union-attr]
+    again = ok(WAT / "analysis_types.wat", AnalysisConfig(cache=cache))
+    assert again.cached is True  # the compiled code was fine
+    assert cache.stats.rejected == 1
+    assert again.exports == first.exports
+    third = CompileCache(cache.root)
+    ok(WAT / "analysis_types.wat", AnalysisConfig(cache=third))
+    assert third.stats.rejected == 0  # rebuilt
