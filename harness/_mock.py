@@ -61,7 +61,7 @@ __all__ = [
     "AddParams", "Behaviour", "Const", "Forward", "GrowMemory", "Loop", "MockExtension", "MockFunction",
     "MockInterface", "Recurse", "Trap",
     "enum", "err", "ext", "flags", "fn", "iface", "list_of", "ok", "option", "record", "result",
-    "to_toml", "to_wat", "tuple_of", "variant", "write_extension",
+    "to_toml", "to_wat", "tuple_of", "variant", "with_behaviour", "write_extension",
 ]
 
 # --------------------------------------------------------------------------- type shortcuts
@@ -916,4 +916,5 @@ def write_extension(ext: MockExtension, folder: Path) -> Path:
 
 
 def with_behaviour(f: MockFunction, behaviour: Behaviour) -> MockFunction:
+    """The same function doing something else (e.g. a provider's function turned into a Trap)."""
     return replace(f, behaviour=behaviour)
