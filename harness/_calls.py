@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from wasmtime import _bindings as _raw
 from wasmtime import _ffi as ffi
+from wasmtime.component import _enter as _stock_enter
 
 from ._errors import (
     BadArgumentsError,
@@ -42,7 +43,8 @@ from ._fastpath import ArgumentProblem, compile_lift, compile_lower
 if TYPE_CHECKING:
     from ._runtime import ExtensionRuntime
 
-__all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_context", "error_text"]
+__all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_context", "error_text",
+           "forget_stock_exception"]
 
 _VAL = ffi.wasmtime_component_val_t
 _func_call = _raw._wasmtime_component_func_call
@@ -59,6 +61,12 @@ def error_text(err_ptr: Any) -> str:
     ffi.wasm_byte_vec_delete(byref(vec))
     _error_delete(err_ptr)
     return str(text)
+
+
+def forget_stock_exception() -> None:
+    """wasmtime-py parks a host function's exception in a global for its own `Func.__call__`
+    to re-raise later; we report it through the call context, so drop the stale copy."""
+    _stock_enter.LAST_EXCEPTION = None
 
 
 def new_error(message: str) -> int:
@@ -235,6 +243,11 @@ def wrap_host_function(name: str, fn: HostCallable) -> HostCallable:
     def wrapper(store: Any, *args: Any) -> Any:
         try:
             return fn(*args)
+        except CallError as e:  # a nested host.call failed: keep its code and chain
+            ctx = current_context()
+            if ctx.pending is None:
+                ctx.pending = e
+            raise
         except BaseException as e:
             ctx = current_context()
             if ctx.pending is None:

@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from ._calls import (
     classify_error,
     current_context,
     error_text,
+    forget_stock_exception,
     new_error,
     wrap_host_function,
 )
@@ -80,6 +81,8 @@ class HostConfig:
     strict: bool = False
     grant_outside_folder: bool = False
     run_init: bool = True
+    interfaces: Mapping[str, Mapping[str, Callable[..., Any]]] = field(default_factory=dict)
+    """Interfaces the host serves with Python functions: {"ns:pkg/iface@1.0.0": {"func": callable}}."""
 
     @classmethod
     def from_kwargs(cls, config: dict[str, Any]) -> HostConfig:
@@ -233,8 +236,8 @@ class Host:
 
         cfg = HostConfig.from_kwargs(config)
         inspection = inspect(paths, cache_dir=cfg.cache_dir, use_cache=cfg.use_cache,
-                             max_file_size=cfg.max_file_size, consume_fuel=cfg.fuel is not None
-                             or None)
+                             max_file_size=cfg.max_file_size, consume_fuel=cfg.fuel is not None or None,
+                             host_interfaces=list(cfg.interfaces))
         host = cls(inspection, cfg)
         if cfg.strict and host.errors:
             host.close()
@@ -346,7 +349,7 @@ class Host:
             with linker.root() as root:
                 for imp in a.imports:
                     if imp.kind == "host":
-                        self._define_host_import(root, a.name, imp.name)
+                        self._define_host_import(root, a.name, imp.name, imp.item)
                     elif imp.kind == "library":
                         link = links.get(imp.name)
                         if link is None:
@@ -359,8 +362,20 @@ class Host:
             raise
         return rt
 
-    def _define_host_import(self, root: Any, ext: str, name: str) -> None:
+    def _define_host_import(self, root: Any, ext: str, name: str, item: Any) -> None:
         parsed = InterfaceName.parse(name)
+        for served, funcs in self.config.interfaces.items():
+            sname = InterfaceName.parse(served)
+            if parsed is not None and sname is not None and parsed.compatible_with(sname):
+                wanted = [f for f, _ in item.funcs()] if isinstance(item, InstanceT) else []
+                missing = [f for f in wanted if f not in funcs]
+                if missing:
+                    raise _LinkFailure("missing-import", name,
+                                       f"{ext} imports {name}#{missing[0]}, which the host's {served} lacks")
+                with root.add_instance(name) as inst:
+                    for f in wanted:
+                        inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f]))
+                return
         if parsed is None or HOST_LOG is None or not parsed.compatible_with(HOST_LOG):
             raise _LinkFailure("missing-import", name,
                                f"{ext} imports {name}, which the host does not provide "
@@ -611,6 +626,7 @@ class Host:
                 bound.free(arr)
             if err:
                 text = error_text(err)
+                forget_stock_exception()
                 pending, ctx.pending = ctx.pending, None
                 failure = pending or classify_error(text, extension=rt.name, function=key, chain=ctx.chain(),
                                                     memory_limited=rt.limits.memory_mb is not None)

@@ -7,7 +7,7 @@ next (an extension that failed analysis blocks its dependents in resolution).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ from ._cache import CompileCache
 from ._diagnostics import Diagnostic, sort_diagnostics
 from ._discovery import DiscoveryConfig, discover
 from ._engine import EngineConfig, shared_engine
-from ._model import Analysed, Candidate, Link, Resolution
+from ._model import Analysed, Candidate, Endpoint, Link, Resolution
+from ._names import InterfaceName
 from ._resolve import resolve
 
 __all__ = ["Inspection", "inspect"]
@@ -54,13 +55,22 @@ class Inspection:
 
 def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None, use_cache: bool = True,
             max_file_size: int = 64 * 1024 * 1024, consume_fuel: bool | None = None,
-            engine_config: EngineConfig | None = None) -> Inspection:
-    """Run the three analysis stages on `paths`; never raises for a user's mistake."""
+            engine_config: EngineConfig | None = None,
+            host_interfaces: Iterable[str] = ()) -> Inspection:
+    """Run the three analysis stages on `paths`; never raises for a user's mistake.
+
+    `host_interfaces` names interfaces the host itself serves (Python functions
+    given to `Host.load`): imports compatible with them are not looked for in
+    other extensions.
+    """
     found = discover(list(paths), DiscoveryConfig(max_file_size=max_file_size))
     ecfg = engine_config or EngineConfig(consume_fuel=bool(consume_fuel) or _wants_fuel(found.candidates))
     cache = CompileCache(Path(cache_dir)) if cache_dir is not None else CompileCache()
     acfg = AnalysisConfig(engine=ecfg, cache=cache if use_cache else None)
     analysed, adiags = analyse_all(found.candidates, acfg)
+    served = [n for n in (InterfaceName.parse(h) for h in host_interfaces) if n is not None]
+    if served:
+        analysed = tuple(_served_by_host(a, served) for a in analysed)
     failed: dict[str, Diagnostic] = {}
     for d in (*found.diagnostics, *adiags):
         if d.is_error and d.extension and d.extension not in failed:
@@ -73,6 +83,16 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     resolution = Resolution(resolution.load_order, resolution.links, status, resolution.diagnostics)
     diags = sort_diagnostics([*found.diagnostics, *adiags, *resolution.diagnostics])
     return Inspection(found.candidates, ok, resolution, diags, ecfg, shared_engine(ecfg))
+
+
+def _served_by_host(a: Analysed, served: list[InterfaceName]) -> Analysed:
+    def kind(e: Endpoint) -> Endpoint:
+        name = e.interface
+        if e.kind == "library" and name is not None and any(name.compatible_with(s) for s in served):
+            return replace(e, kind="host")
+        return e
+
+    return replace(a, imports=tuple(kind(e) for e in a.imports))
 
 
 def _wants_fuel(candidates: Iterable[Candidate]) -> bool:
