@@ -167,7 +167,7 @@ build_wat() {
 
 build_one() {
   case "$1" in
-    ext-js) build_js ext-js ext:js/ext-js@0.3.0 src/ext-js.js ;;
+    ext-js) build_js ext-js ext:js/ext-js@0.3.1 src/ext-js.js ;;
     ext-add) build_add ;;
     ext-wat) build_wat ;;
     starter) build_js starter my:starter/starter@0.1.0 src/main.js ;;

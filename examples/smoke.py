@@ -4,9 +4,9 @@
 
 It loads each component, lists its imports and exports (`--types`: with
 function types), instantiates them with WASI p2 and a host `ext:host/log`,
-calls a few functions, links ext-add's import `ext:js/lib@0.2.0` to ext-js's
-`evaluate` through a Python proxy, and checks every `[[conformance.example]]`
-of every `extension.toml`. Exits non-zero on the first failure.
+calls a few functions, links ext-add's import `ext:js/lib@0.3.0` to ext-js's
+`evaluate` (exported as the compatible `ext:js/lib@0.3.1`) through a Python
+proxy, and checks every `[[conformance.example]]` of every `extension.toml`. Exits non-zero on the first failure.
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def main() -> int:
         return store, js_linker.instantiate(store, components["ext-js"])
 
     js_store, js = js_instance()
-    lib = "ext:js/lib@0.3.0#"
+    lib = "ext:js/lib@0.3.1#"
     js_init = get_func(js_store, js, "ext:host/lifecycle@0.1.0#init")
     check("lifecycle#init -> result<_, string>", js_init(js_store), None)
     evaluate = get_func(js_store, js, lib + "evaluate")
@@ -309,10 +309,10 @@ def main() -> int:
     check("run eval", run(js_store, "eval", ["2", "*", "21"]), Variant("ok", "42"))
     check("host log calls", logs[:2], [("info", "ext-js initialized"), ("debug", 'run eval ["2","*","21"]')])
 
-    # ---- ext-add: its import ext:js/lib@0.2.0 is served by ext-js through a Python proxy
-    print("ext-add calls (ext:js/lib@0.2.0 -> ext-js's ext:js/lib@0.3.0#evaluate):")
+    # ---- ext-add: its import ext:js/lib@0.3.0 is served by ext-js through a Python proxy
+    print("ext-add calls (ext:js/lib@0.3.0 -> ext-js's ext:js/lib@0.3.1#evaluate):")
     add_linker = new_linker(engine, logs)
-    with add_linker.root() as root, root.add_instance("ext:js/lib@0.2.0") as js_lib:
+    with add_linker.root() as root, root.add_instance("ext:js/lib@0.3.0") as js_lib:
         # The proxy runs in ext-add's Store but calls ext-js's Func with ext-js's
         # Store; result<string, string> passes through as the Variant it is.
         js_lib.add_func("evaluate", lambda _store, expr: evaluate(js_store, expr))

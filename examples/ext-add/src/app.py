@@ -1,7 +1,8 @@
 """ext-add: a Python extension built with componentize-py.
 
 It exports `ext:add/lib@1.0.0` and calls `evaluate` from ext-js's library,
-which it imports as `ext:js/lib@0.2.0` (see wit/deps/ext-js/lib.wit).
+which it imports as `ext:js/lib@0.3.0` (see wit/deps/ext-js/lib.wit); ext-js
+exports the newer compatible `ext:js/lib@0.3.1`.
 
 componentize-py conventions: each exported interface is a class named after
 it (`Lib`, `Lifecycle`) in this module; a `result<T, E>` is returned as T and
