@@ -95,6 +95,10 @@ _TABLE: tuple[Code, ...] = (
     Code("duplicate-command", "resolution",
          "two extensions offer a command with the same name; both stay reachable by their qualified name",
          "call it as `extension:command`, or rename one"),
+    Code("bad-command", "resolution",
+         "an extension's `ext:host/commands` export is unusable: a function is missing or has another type, "
+         "`list-commands` failed, or a command name is empty, repeated or contains `:` or whitespace",
+         "build against wit/host.wit (ext:host/commands@0.1.x) and return distinct names such as `eval`"),
     # linking
     Code("instantiation-failed", "linking",
          "the component did not instantiate (a start trap, a missing import, a limit)",
