@@ -152,9 +152,15 @@ def classify_error(text: str, *, extension: str, function: str, chain: list[str]
         return CallTimeoutError(f"{extension}: {function} was cancelled", **kwargs)
     if "all fuel consumed" in low or ("fuel" in low and "consumed" in low):
         return FuelExhaustedError(f"{extension}: {function} used up its fuel", **kwargs)
-    if ("memory" in low and ("limit" in low or "exceeds" in low)) or (
-            memory_limited and "unreachable" in low and "memory.grow" in low):
+    if "memory" in low and ("limit" in low or "exceeds" in low):
         return MemoryLimitError(f"{extension}: {function} hit its memory limit: {first}", **kwargs)
+    if memory_limited and ("unreachable" in low or "out of bounds" in low):
+        # A refused memory.grow is not a trap in wasm: the guest sees -1 and aborts on its
+        # own. wasmtime's C API does not report the refusal, so a guest that aborts under
+        # a memory limit is reported as having hit it (documented in docs/errors.md).
+        return MemoryLimitError(
+            f"{extension}: {function} trapped ({first}) under its memory limit; "
+            "a refused memory.grow is the likely cause", **kwargs)
     return TrapError(f"{extension}: {function} trapped: {first}", **kwargs)
 
 

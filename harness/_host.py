@@ -52,7 +52,7 @@ from ._names import InterfaceName
 from ._runtime import ExtensionRuntime, RuntimeLimits
 from ._witypes import InstanceT
 
-__all__ = ["Host", "HostConfig", "HostEvent", "LogRecord"]
+__all__ = ["Host", "HostConfig", "HostEvent", "LogRecord", "TraceEvent"]
 
 log = logging.getLogger("harness.host")
 
@@ -81,6 +81,8 @@ class HostConfig:
     strict: bool = False
     grant_outside_folder: bool = False
     run_init: bool = True
+    trace: bool = False
+    """Record start/end events of async calls in `Host.traces` (tests snapshot them)."""
     interfaces: Mapping[str, Mapping[str, Callable[..., Any]]] = field(default_factory=dict)
     """Interfaces the host serves with Python functions: {"ns:pkg/iface@1.0.0": {"func": callable}}."""
 
@@ -104,6 +106,18 @@ class HostEvent:
     kind: str  # "fault" | "restart" | "init" | "restart-failed"
     extension: str
     message: str
+    time: float = field(default_factory=time.monotonic, compare=False)
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """`start`/`end` of an async call as its extension's worker saw it; `seq` orders all events."""
+
+    kind: str
+    extension: str
+    function: str
+    seq: int
+    outcome: str = ""  # "ok" or the error code, on `end`
     time: float = field(default_factory=time.monotonic, compare=False)
 
 
@@ -208,6 +222,8 @@ class Host:
         self.runtimes: dict[str, ExtensionRuntime] = {}
         self.events: list[HostEvent] = []
         self.logs: list[LogRecord] = []
+        self.traces: list[TraceEvent] = []
+        self._seq = itertools.count()
         self._link_diags: list[Diagnostic] = []
         self._status: dict[str, Status] = dict(self.resolution.status)
         self._graph = threading.Lock()
@@ -552,7 +568,8 @@ class Host:
         key = rt.canonical(function)
         if key is None:
             keys = rt.function_keys()
-            near = difflib.get_close_matches(function, keys, n=3, cutoff=0.3)
+            names = {**{k: k for k in keys}, **rt.aliases}
+            near = sorted({names[m] for m in difflib.get_close_matches(function, list(names), n=3, cutoff=0.6)})
             raise NoSuchFunctionError(
                 f"{rt.name} exports no function {function!r}"
                 + (f"; did you mean {', '.join(near)}?" if near else f"; it exports: {', '.join(keys)}"),
@@ -686,7 +703,17 @@ class Host:
             if remaining <= 0:
                 raise CallTimeoutError(f"{rt.name}: {key} timed out waiting for its turn",
                                        extension=rt.name, function=key)
-        return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+        if not self.config.trace:
+            return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+        self.traces.append(TraceEvent("start", rt.name, key, next(self._seq)))
+        outcome = "ok"
+        try:
+            return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+        except CallError as e:
+            outcome = e.code
+            raise
+        finally:
+            self.traces.append(TraceEvent("end", rt.name, key, next(self._seq), outcome))
 
     async def agather(self, calls: Iterable[tuple[str, str, Sequence[Any]]]) -> list[Any]:
         """Run several calls concurrently; results (or CallError instances) in order."""
