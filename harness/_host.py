@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -51,6 +51,9 @@ from ._model import Analysed, Capabilities, Resolution, Status
 from ._names import InterfaceName
 from ._runtime import ExtensionRuntime, RuntimeLimits
 from ._witypes import InstanceT
+
+if TYPE_CHECKING:
+    from ._commands import CommandRegistry
 
 __all__ = ["Host", "HostConfig", "HostEvent", "LogRecord", "TraceEvent"]
 
@@ -299,6 +302,15 @@ class Host:
     def extensions(self) -> tuple[str, ...]:
         """The names of the linked (callable) extensions, in load order."""
         return tuple(n for n in self.resolution.load_order if n in self.runtimes)
+
+    @property
+    def commands(self) -> CommandRegistry:
+        """The commands the extensions offer; each `list-commands` is called on first use."""
+        registry: CommandRegistry | None = self.__dict__.get("_commands")
+        if registry is None:
+            from ._commands import CommandRegistry
+            registry = self.__dict__.setdefault("_commands", CommandRegistry(self))
+        return registry
 
     def functions(self, extension: str) -> list[str]:
         return self._runtime(extension, "").function_keys()
