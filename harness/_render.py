@@ -1,0 +1,128 @@
+"""Reports of an `Inspection`: a stable JSON document for tools, and text for people.
+
+Every discovered extension is listed, including those that failed discovery or
+analysis (they only appear in candidates and diagnostics), so a report never
+hides an extension the user pointed at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._diagnostics import Diagnostic
+from ._model import Endpoint
+from ._pipeline import Inspection
+from ._witypes import FuncT, InstanceT, render
+
+__all__ = ["SCHEMA_VERSION", "inspection_to_json", "inspection_to_text"]
+
+SCHEMA_VERSION = 1
+
+
+def _endpoint_json(e: Endpoint) -> dict[str, Any]:
+    return {"name": e.name, "kind": e.kind, "type": render(e.item)}
+
+
+def _extension_rows(insp: Inspection) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for c in insp.candidates:
+        a = insp.get(c.name)
+        rows.setdefault(c.name, {
+            "name": c.name,
+            "version": c.version,
+            "path": str(c.component_path.absolute()),
+            "status": insp.status(c.name),
+            "imports": [_endpoint_json(e) for e in sorted(a.imports, key=lambda e: e.name)] if a else [],
+            "exports": [_endpoint_json(e) for e in sorted(a.exports, key=lambda e: e.name)] if a else [],
+        })
+    for d in insp.diagnostics:  # extensions that never became candidates (e.g. duplicate names)
+        if d.extension and d.extension not in rows and d.is_error:
+            path = d.details.get("path") if isinstance(d.details.get("path"), str) else None
+            rows[d.extension] = {"name": d.extension, "version": None, "path": path, "status": "error",
+                                 "imports": [], "exports": []}
+    return [rows[n] for n in sorted(rows)]
+
+
+def inspection_to_json(insp: Inspection) -> dict[str, Any]:
+    """The `ext-harness inspect --json` document (schema in docs/cli.md)."""
+    diags = insp.diagnostics
+    return {
+        "schema": SCHEMA_VERSION,
+        "extensions": _extension_rows(insp),
+        "load_order": list(insp.load_order),
+        "links": [link.to_json() for link in insp.links],
+        "diagnostics": [d.to_json() for d in diags],
+        "errors": sum(1 for d in diags if d.is_error),
+        "warnings": sum(1 for d in diags if not d.is_error),
+    }
+
+
+def _endpoint_lines(e: Endpoint, tag: str) -> list[str]:
+    head = f"    {tag}{e.name}"
+    if isinstance(e.item, InstanceT):
+        funcs = list(e.item.funcs())
+        lines = [head]
+        lines += [f"        {n}: {render(f)}" for n, f in funcs]
+        if not funcs:
+            lines[0] += " (no functions)"
+        return lines
+    if isinstance(e.item, FuncT):
+        return [f"{head}: {render(e.item)}"]
+    return [f"{head}: {render(e.item)}"]
+
+
+def diagnostic_lines(d: Diagnostic) -> list[str]:
+    """`error[code] extension (subject): message` and its hint, as printed by the CLI."""
+    where = d.extension or ""
+    if d.subject:
+        where += f" ({d.subject})" if where else f"({d.subject})"
+    lines = [f"{d.severity}[{d.code}]{' ' + where if where else ''}: {d.message}"]
+    if d.hint:
+        lines.append(f"    hint: {d.hint}")
+    return lines
+
+
+def inspection_to_text(insp: Inspection) -> str:
+    """A report for people: extensions with their interfaces, load order, links, diagnostics."""
+    out: list[str] = []
+    rows = _extension_rows(insp)
+    for row in rows:
+        version = f" {row['version']}" if row["version"] else ""
+        out.append(f"{row['name']}{version}  [{row['status']}]  {row['path'] or '(no file)'}")
+        a = insp.get(row["name"])
+        if a is None:
+            out.append("    (not analysed)")
+        else:
+            if a.imports:
+                out.append("  imports:")
+                width = max(len(e.kind) for e in a.imports) + 3
+                for e in sorted(a.imports, key=lambda e: e.name):
+                    out += _endpoint_lines(e, f"[{e.kind}]".ljust(width))
+            else:
+                out.append("  imports: none")
+            if a.exports:
+                out.append("  exports:")
+                for e in sorted(a.exports, key=lambda e: e.name):
+                    out += _endpoint_lines(e, "")
+            else:
+                out.append("  exports: none")
+        out.append("")
+    if not rows:
+        out += ["no extensions found", ""]
+    out.append("load order: " + (" → ".join(insp.load_order) if insp.load_order else "(none)"))
+    if insp.links:
+        out.append("links:")
+        out += [f"  {link.consumer} ─ {link.import_name} → {link.provider} ({link.export_name})"
+                for link in insp.links]
+    else:
+        out.append("links: none")
+    diags = insp.diagnostics
+    if diags:
+        out.append("diagnostics:")
+        for d in diags:
+            out += ["  " + line for line in diagnostic_lines(d)]
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "error", "blocked")}
+    n_err = sum(1 for d in diags if d.is_error)
+    out.append(f"summary: {len(rows)} extension(s): {counts['ok']} ok, {counts['error']} error, "
+               f"{counts['blocked']} blocked; {n_err} error(s), {len(diags) - n_err} warning(s)")
+    return "\n".join(out) + "\n"
