@@ -41,16 +41,19 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ._diagnostics import Diagnostic, sort_diagnostics
 from ._graph import cycle_through, strongly_connected, topological_order
 from ._model import Analysed, Endpoint, Link, Resolution, Status
-from ._names import InterfaceName, compat_key
-from ._witypes import Item, type_diff
+from ._names import InterfaceName, Version, compat_key
+from ._witypes import type_diff
 
 __all__ = ["near_misses", "resolve"]
 
 _MAX_NEAR_MISSES = 5
+_EMPTY: Mapping[str | None, Mapping[str, _Export]] = {}
+_NO_EXPORTS: Mapping[str, _Export] = {}
 _MAX_FAILED_LISTED = 5
 _MAX_CYCLE_SHOWN = 16  # path elements in a cycle message; details["cycle"] always has all
 
@@ -70,6 +73,7 @@ class _Export:
     name: str
     iface: InterfaceName
     endpoint: Endpoint
+    order: tuple[int, int, int, tuple[tuple[int, int | str], ...]] | None
 
 
 @dataclass
@@ -77,26 +81,30 @@ class _Index:
     """Exports by unversioned name, then by compat key, then by provider (newest export)."""
 
     by_key: dict[str, dict[str | None, dict[str, _Export]]] = field(default_factory=dict)
-    by_interface: dict[str, set[str]] = field(default_factory=dict)
-    by_package: dict[str, set[str]] = field(default_factory=dict)
+    # built on the first missing import only: sorted unversioned names for near misses
+    by_name: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (package, interface)
+    by_interface: dict[str, list[str]] = field(default_factory=dict)
+    by_package: dict[str, list[str]] = field(default_factory=dict)  # package id (ns:pkg)
+    built: bool = False
 
-    def add(self, export: _Export) -> None:
-        iface = export.iface
-        per_key = self.by_key.setdefault(iface.unversioned, {})
-        per_provider = per_key.setdefault(compat_key(iface.version), {})
+    def add(self, export: _Export, info: _Name) -> None:
+        per_key = self.by_key.setdefault(info.unversioned, {})
+        per_provider = per_key.setdefault(info.key, {})
         old = per_provider.get(export.provider)
         if old is None or _newer(export, old):
             per_provider[export.provider] = export
 
     def build_name_indexes(self) -> None:
-        if self.by_interface or not self.by_key:
+        if self.built:
             return
-        for unversioned in self.by_key:
+        self.built = True
+        for unversioned in sorted(self.by_key):
             iface = _parse(unversioned)
             if iface is None:  # pragma: no cover - keys come from parsed names
                 continue
-            self.by_interface.setdefault(iface.interface, set()).add(unversioned)
-            self.by_package.setdefault(iface.package_id, set()).add(unversioned)
+            self.by_name.setdefault((iface.package, iface.interface), []).append(unversioned)
+            self.by_interface.setdefault(iface.interface, []).append(unversioned)
+            self.by_package.setdefault(iface.package_id, []).append(unversioned)
 
     def exports_of(self, unversioned: str) -> list[_Export]:
         out = [e for per in self.by_key.get(unversioned, {}).values() for e in per.values()]
@@ -104,28 +112,82 @@ class _Index:
 
 
 def _newer(a: _Export, b: _Export) -> bool:
-    va, vb = a.iface.version, b.iface.version
-    if va is not None and vb is not None and va != vb:
-        return vb < va
+    if a.order is not None and b.order is not None and a.order != b.order:
+        return b.order < a.order
     return a.name < b.name
 
 
-_PARSED: dict[str, InterfaceName | None] = {}
+class _Name(NamedTuple):
+    """A parsed interface name with what the hot path needs, computed once per distinct name."""
+
+    iface: InterfaceName
+    unversioned: str
+    key: str | None  # compat_key of the version
+    order: tuple[int, int, int, tuple[tuple[int, int | str], ...]] | None  # version sort key
 
 
-def _parse(name: str) -> InterfaceName | None:
-    """Interface names repeat across thousands of endpoints: parse each once."""
+_NAMES: dict[str, _Name | None] = {}
+_VERSIONS: dict[str, Version | None] = {}
+
+
+def _name(text: str) -> _Name | None:
+    """Interface names repeat across thousands of endpoints: parse each once.
+
+    Equivalent to `InterfaceName.parse`, but the part before `@` and the version
+    are parsed (and cached) separately: the few distinct versions are shared by
+    thousands of names.
+    """
     try:
-        return _PARSED[name]
+        return _NAMES[text]
     except KeyError:
-        if len(_PARSED) > 200_000:
-            _PARSED.clear()
-        parsed = _PARSED[name] = InterfaceName.parse(name)
-        return parsed
+        pass
+    if len(_NAMES) > 200_000:
+        _NAMES.clear()
+        _VERSIONS.clear()
+    base, at, vtext = text.partition("@")
+    info = None
+    iface = InterfaceName.parse(base)
+    if iface is not None and iface.version is None:
+        version: Version | None = None
+        ok = True
+        if at:
+            if vtext not in _VERSIONS:
+                _VERSIONS[vtext] = _parse_version(vtext)
+            version = _VERSIONS[vtext]
+            ok = version is not None
+        if ok:
+            if version is not None:
+                iface = InterfaceName(iface.namespace, iface.package, iface.interface, version)
+                order = (version.major, version.minor, version.patch, version._pre_key())
+                info = _Name(iface, base, compat_key(version), order)
+            else:
+                info = _Name(iface, base, None, None)
+    _NAMES[text] = info
+    return info
+
+
+def _parse_version(text: str) -> Version | None:
+    try:
+        return Version.parse(text)
+    except ValueError:
+        return None
+
+
+def _parse(text: str) -> InterfaceName | None:
+    info = _name(text)
+    return None if info is None else info.iface
 
 
 def near_misses(imported: InterfaceName, index: _Index) -> list[dict[str, str]]:
-    """Exports that almost serve `imported`, most relevant first (at most a handful)."""
+    """Exports that almost serve `imported`, most relevant first, at most a handful.
+
+    Tiers: the same interface at another version (or versioned vs unversioned);
+    the same package and interface name in another namespace (`other:js/lib`);
+    the same interface name in another package (`ext:jsx/lib`); another
+    interface of the same package (`ext:js/eval`). Each tier is read from
+    a sorted index and only until the cap is reached, so a common interface
+    name shared by thousands of extensions costs no more than a rare one.
+    """
     found: list[tuple[int, str, str, str]] = []
     for e in index.exports_of(imported.unversioned):
         if imported.version is None:
@@ -135,17 +197,22 @@ def near_misses(imported: InterfaceName, index: _Index) -> list[dict[str, str]]:
         else:
             kind = "incompatible-version"
         found.append((_NEAR_MISS_RANK[kind], e.name, e.provider, kind))
+    found.sort()
     index.build_name_indexes()
-    others = set(index.by_interface.get(imported.interface, ())) | set(
-        index.by_package.get(imported.package_id, ()))
-    others.discard(imported.unversioned)
-    for unversioned in sorted(others):
-        kind = "other-interface" if unversioned in index.by_package.get(imported.package_id, ()) \
-            else "other-package"
-        # same package and interface name in another namespace ranks first among "other-package"
-        for e in index.exports_of(unversioned):
-            found.append((_NEAR_MISS_RANK[kind], e.name, e.provider, kind))
-    found.sort(key=lambda t: (t[0], t[1], t[2]))
+    seen = {imported.unversioned}
+    tiers = (
+        ("other-package", index.by_name.get((imported.package, imported.interface), ())),
+        ("other-package", index.by_interface.get(imported.interface, ())),
+        ("other-interface", index.by_package.get(imported.package_id, ())),
+    )
+    for kind, names in tiers:
+        for unversioned in names:
+            if len(found) >= _MAX_NEAR_MISSES:
+                break
+            if unversioned in seen:
+                continue
+            seen.add(unversioned)
+            found.extend((0, e.name, e.provider, kind) for e in index.exports_of(unversioned))
     return [{"name": n, "provider": p, "kind": k} for _, n, p, k in found[:_MAX_NEAR_MISSES]]
 
 
@@ -163,12 +230,11 @@ class _Resolver:
         self.deps: dict[str, set[str]] = {}  # consumer -> providers (resolved, or pinned failed ones)
         self.resolved: list[tuple[str, str, str, str]] = []  # consumer, import, provider, export
         self.index = _Index()
-        self.diff_cache: dict[tuple[int, int], tuple[Item, Item, str | None]] = {}
         for name in self.names:
             for ep in by_name[name].exports:
-                iface = _parse(ep.name)
-                if iface is not None:
-                    self.index.add(_Export(name, ep.name, iface, ep))
+                info = _name(ep.name)
+                if info is not None:
+                    self.index.add(_Export(name, ep.name, info.iface, ep, info.order), info)
 
     # ---------------------------------------------------------------- reporting
     def error(self, code: str, ext: str, subject: str | None, message: str, hint: str = "",
@@ -198,15 +264,15 @@ class _Resolver:
 
     def resolve_import(self, ext: Analysed, imp: Endpoint, pins: _Pins) -> None:
         consumer = ext.name
-        iface = _parse(imp.name)
-        if iface is None:
+        info = _name(imp.name)
+        if info is None:
             self.error("missing-import", consumer, imp.name,
                        f"{consumer} imports {imp.name}, which is not an interface name "
                        "no extension can export", near_misses=[])
             return
-        key = compat_key(iface.version)
-        candidates = self.index.by_key.get(iface.unversioned, {}).get(key, {})
-        pin = _pin_for(iface, pins)
+        iface = info.iface
+        candidates = self.index.by_key.get(info.unversioned, _EMPTY).get(info.key, _NO_EXPORTS)
+        pin = _pin_for(iface, pins) if pins else None
         if pin is not None:
             export = self.apply_pin(consumer, imp, iface, pin, candidates)
             if export is None:
@@ -227,7 +293,7 @@ class _Resolver:
             return
         else:
             (export,) = candidates.values()
-        self.check_and_link(consumer, imp, iface, export)
+        self.check_and_link(consumer, imp, info, export)
 
     def apply_pin(self, consumer: str, imp: Endpoint, iface: InterfaceName, pin: tuple[str, str],
                   candidates: Mapping[str, _Export]) -> _Export | None:
@@ -273,8 +339,10 @@ class _Resolver:
             details["failed_earlier"] = failed[:_MAX_FAILED_LISTED]
         self.error("missing-import", consumer, imp.name, message, hint, **details)
 
-    def check_and_link(self, consumer: str, imp: Endpoint, iface: InterfaceName, export: _Export) -> None:
-        diff = self.diff(imp.item, export.endpoint.item, imp.name)
+    def check_and_link(self, consumer: str, imp: Endpoint, info: _Name, export: _Export) -> None:
+        expected, found = imp.item, export.endpoint.item
+        # frozen dataclasses compare by value; type_diff only runs to explain a difference
+        diff = None if expected is found or expected == found else type_diff(expected, found, imp.name)
         if diff is not None:
             path, _, what = diff.partition(": ")
             self.error(
@@ -283,8 +351,8 @@ class _Resolver:
                 f"{export.name}: {diff}",
                 provider=export.provider, export=export.name, path=path, difference=what)
             return
-        if iface.version is not None and export.iface.version is not None \
-                and export.iface.version < iface.version:
+        iface = info.iface
+        if info.order is not None and export.order is not None and export.order < info.order:
             self.warn(
                 "older-provider", consumer, imp.name,
                 f"{consumer} imports {imp.name}, served by {export.provider}'s older {export.name}",
@@ -294,19 +362,6 @@ class _Resolver:
                 imported_version=str(iface.version), provided_version=str(export.iface.version))
         self.deps.setdefault(consumer, set()).add(export.provider)
         self.resolved.append((consumer, imp.name, export.provider, export.name))
-
-    def diff(self, expected: Item, found: Item, path: str) -> str | None:
-        """type_diff with a fast path: the same objects (or equal ones) are compared once."""
-        key = (id(expected), id(found))
-        hit = self.diff_cache.get(key)
-        if hit is not None and hit[0] is expected and hit[1] is found:
-            result = hit[2]
-            if result is not None:  # the path names the import; recompute for a new name
-                result = type_diff(expected, found, path=path)
-            return result
-        result = None if expected is found or expected == found else type_diff(expected, found, path=path)
-        self.diff_cache[key] = (expected, found, result)
-        return result
 
     # ---------------------------------------------------------------- graph
     def find_cycles(self) -> None:

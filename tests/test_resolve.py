@@ -156,6 +156,21 @@ def test_missing_import_without_near_miss_and_failed_hint() -> None:
     assert res.status == {"app": "error", "broken": "error"}
 
 
+def test_near_miss_tiers() -> None:
+    res = resolve([
+        mk("a", exports=["aaa:x/lib@1.0.0"]),        # same interface name, other package
+        mk("b", exports=["ext:js/aaa@1.0.0"]),       # same package, other interface
+        mk("z", exports=["zzz:js/lib@1.0.0"]),       # same package and interface, other namespace
+        mk("v", exports=["ext:js/lib@2.0.0"]),       # other version
+        mk("app", imports=["ext:js/lib@1.0.0"]),
+    ])
+    misses = only(res, "app", "missing-import").details["near_misses"]
+    assert [m["name"] for m in misses] == [
+        "ext:js/lib@2.0.0", "zzz:js/lib@1.0.0", "aaa:x/lib@1.0.0", "ext:js/aaa@1.0.0"]
+    assert [m["kind"] for m in misses] == [
+        "incompatible-version", "other-package", "other-package", "other-interface"]
+
+
 def test_near_misses_are_capped_and_ranked() -> None:
     exts = [mk(f"p{i}", exports=[f"ext:p{i}/lib@1.0.0"]) for i in range(20)]
     exts.append(mk("v", exports=["ext:js/lib@9.0.0"]))

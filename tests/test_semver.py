@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness._model import Analysed, Candidate, Endpoint, Link, Manifest
 from harness._names import InterfaceName, classify
@@ -97,3 +99,22 @@ def test_numeric_not_lexical_ordering() -> None:
     res = resolve([mk("p", exports=["ext:p/lib@1.9.0", "ext:p/lib@1.10.0"]),
                    mk("c", imports=["ext:p/lib@1.0.0"])])
     assert res.links[0].export_name == "ext:p/lib@1.10.0"
+
+
+@pytest.mark.parametrize("text", [
+    "ext:a/b", "ext:a/b@", "ext:a/b@1", "ext:a/b@1.2.3", "ext:a/b@1.2.3-rc.1+x", "ext:a/b@@1.0.0",
+    "ext:a/b@1.0.0@2", "wasi:io/streams@0.2.0", "a:b:c/d@0.0.1", "%ext:a/b@1.0.0", "Ext:a/b",
+    "ext:a@1.0.0/b", "plain", "ext:a/b@01.0.0", "ext:a/b@1.0.0-", "x:y/z@1.0.0+build",
+])
+def test_cached_name_parsing_matches_interface_name_parse(text: str) -> None:
+    from harness._resolve import _parse
+
+    assert _parse(text) == InterfaceName.parse(text)
+    assert _parse(text) == InterfaceName.parse(text)  # cached
+
+
+@given(st.text(alphabet="ab:/@.-+01%x", max_size=24))
+def test_cached_name_parsing_matches_on_random_text(text: str) -> None:
+    from harness._resolve import _parse
+
+    assert _parse(text) == InterfaceName.parse(text)
