@@ -28,6 +28,7 @@ from wasmtime import component as wc
 from ._calls import (
     BoundFunc,
     CallContext,
+    _func_call,
     classify_error,
     current_context,
     error_text,
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["Host", "HostConfig", "HostEvent", "LogRecord", "TraceEvent"]
 
 log = logging.getLogger("harness.host")
+_monotonic = time.monotonic
 
 HOST_LOG = InterfaceName.parse("ext:host/log@0.1.0")
 _LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
@@ -629,11 +631,10 @@ class Host:
             frames.append((rt.name, key, rt))
         else:
             self._enter(rt, ctx, key)
-        saved_deadline, saved_cancel = ctx.deadline, ctx.cancel
-        if outer:
+        if outer:  # nested calls run under the outermost call's deadline and cancellation
             ctx.pending = None
             limit = timeout if timeout is not None else rt.timeout_s
-            ctx.deadline = time.monotonic() + limit if limit else None
+            ctx.deadline = _monotonic() + limit if limit else None
             ctx.cancel = cancel
         try:
             bound = rt.funcs.get(key) if rt.store is not None and not self._fuel else None
@@ -648,9 +649,9 @@ class Host:
                 raise
             lift = bound.lift
             if lift is not None:
-                err = bound.raw_call(arr, bound.nparams, bound.result_ref, 1)
+                err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, bound.result_ref, 1)
             else:
-                err = bound.raw_call(arr, bound.nparams, None, 0)
+                err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, None, 0)
             if bound.needs_free:
                 bound.free(arr)
             if err:
@@ -664,7 +665,7 @@ class Host:
             return None if lift is None else lift(bound.result_slot)
         finally:
             if outer:
-                ctx.deadline, ctx.cancel = saved_deadline, saved_cancel
+                ctx.deadline = ctx.cancel = None
             frames.pop()
             rt.depth -= 1
             if rt.depth == 0:

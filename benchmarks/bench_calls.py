@@ -1,0 +1,186 @@
+"""Call-path figures, measured side by side in one run on the same WAT components.
+
+1. host → extension: `host.function` / `host.call` vs wasmtime-py's stock `Func.__call__`
+   (with and without `post_return`);                                     target ≥ 5×
+2. one cross-extension proxy hop (a guest loop calling the other extension N times) vs a naive
+   proxy written with the stock API (`add_func` + stock call);           target ≥ 8×
+3. two CPU-bound calls on two extensions with `asyncio.gather` vs one after the other; target ≥ 1.6×
+4. throughput of 10,000 `acall`s spread over 8 extensions.
+
+Rounds alternate between the contenders and the figures are medians: the machine is noisy.
+Run: `python benchmarks/bench_calls.py [--quick]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import wasmtime
+from wasmtime import component as wc
+
+from harness import Host
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST_WAT = ROOT / "fixtures" / "wat" / "host"
+CALC = "test:calc/lib@1.2.0"
+
+
+def per_call_us(fn: Callable[[], object], n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def median_of(rounds: int, *contenders: Callable[[], float]) -> list[float]:
+    samples: list[list[float]] = [[] for _ in contenders]
+    for _ in range(rounds):
+        for i, c in enumerate(contenders):
+            samples[i].append(c())
+    return [statistics.median(s) for s in samples]
+
+
+def stock_instance(engine: wasmtime.Engine, wat: Path) -> tuple[wasmtime.Store, wc.Instance]:
+    store = wasmtime.Store(engine)
+    comp = wc.Component(engine, wasmtime.wat2wasm(wat.read_text()))
+    return store, wc.Linker(engine).instantiate(store, comp)
+
+
+def stock_func(store: wasmtime.Store, inst: wc.Instance, iface: str, name: str) -> wc.Func:
+    parent = inst.get_export_index(store, iface)
+    func = inst.get_func(store, inst.get_export_index(store, name, parent))
+    assert func is not None
+    return func
+
+
+def bench_host_calls(host: Host, n: int, rounds: int) -> None:
+    engine = wasmtime.Engine()
+    store, inst = stock_instance(engine, HOST_WAT / "calc.wat")
+    add = stock_func(store, inst, CALC, "add")
+
+    def stock() -> float:
+        return per_call_us(lambda: add(store, 1, 2), n)
+
+    def stock_post_return() -> float:
+        def one() -> None:
+            add(store, 1, 2)
+            add.post_return(store)
+        return per_call_us(one, n)
+
+    fast = host.function("calc", f"{CALC}#add")
+
+    def via_function() -> float:
+        return per_call_us(lambda: fast(1, 2), n)
+
+    def via_call() -> float:
+        return per_call_us(lambda: host.call("calc", f"{CALC}#add", 1, 2), n)
+
+    s, sp, f, c = median_of(rounds, stock, stock_post_return, via_function, via_call)
+    print(f"[1] host → extension, {n} calls × {rounds} rounds (median µs per call)")
+    print(f"    stock Func.__call__:                {s:7.2f}")
+    print(f"    stock Func.__call__ + post_return:  {sp:7.2f}")
+    print(f"    host.function(...)(...):            {f:7.2f}   {s / f:5.1f}× faster than stock")
+    print(f"    host.call(...):                     {c:7.2f}   {s / c:5.1f}× faster than stock")
+
+
+def bench_proxy_hop(host: Host, hops: int, rounds: int) -> None:
+    # The naive proxy: the consumer's import is a Python add_func calling the provider with the stock API.
+    engine = wasmtime.Engine()
+    pstore, pinst = stock_instance(engine, HOST_WAT / "calc.wat")
+    padd = stock_func(pstore, pinst, CALC, "add")
+    linker = wc.Linker(engine)
+    with linker.root() as root, root.add_instance("test:calc/lib@1.0.0") as li:
+        li.add_func("add", lambda _s, a, b: padd(pstore, a, b))
+        li.add_func("boom", lambda _s: 0)
+        li.add_func("spin", lambda _s: 0)
+    cstore = wasmtime.Store(engine)
+    cinst = linker.instantiate(cstore, wc.Component(engine, wasmtime.wat2wasm((HOST_WAT / "twice.wat").read_text())))
+    naive_sum = stock_func(cstore, cinst, "test:twice/lib@1.0.0", "sum-to")
+    assert naive_sum(cstore, 100) == 5050
+
+    ours = host.function("twice", "sum-to")
+    assert ours(100) == 5050
+
+    def hop_cost(call: Callable[[int], object]) -> float:
+        t0 = time.perf_counter()
+        call(hops)
+        t1 = time.perf_counter()
+        call(0)
+        t2 = time.perf_counter()
+        return ((t1 - t0) - (t2 - t1)) / hops * 1e6
+
+    naive, fast = median_of(rounds, lambda: hop_cost(lambda k: naive_sum(cstore, k)), lambda: hop_cost(ours))
+    print(f"[2] cross-extension proxy hop, guest loop of {hops} calls × {rounds} rounds (median µs per hop)")
+    print(f"    naive proxy (add_func + stock call): {naive:7.2f}")
+    print(f"    ext-harness raw proxy:               {fast:7.2f}   {naive / fast:5.1f}× faster")
+
+
+def bench_parallel(host: Host, burn: int, rounds: int) -> None:
+    async def both() -> None:
+        await asyncio.gather(host.acall("calc", "burn", burn), host.acall("calc2", "burn", burn))
+
+    def sequential() -> float:
+        t0 = time.perf_counter()
+        host.call("calc", "burn", burn)
+        host.call("calc2", "burn", burn)
+        return time.perf_counter() - t0
+
+    def gathered() -> float:
+        t0 = time.perf_counter()
+        asyncio.run(both())
+        return time.perf_counter() - t0
+
+    seq, par = median_of(rounds, sequential, gathered)
+    print(f"[3] two CPU-bound calls (burn {burn}) on two extensions, {rounds} rounds (median ms)")
+    print(f"    one after the other:  {seq * 1e3:8.1f}")
+    print(f"    asyncio.gather:       {par * 1e3:8.1f}   {seq / par:4.2f}× speed-up")
+
+
+def bench_throughput(host: Host, names: list[str], calls: int, rounds: int) -> None:
+    async def run() -> float:
+        t0 = time.perf_counter()
+        results = await asyncio.gather(*(host.acall(names[i % len(names)], "add", i, 1) for i in range(calls)))
+        elapsed = time.perf_counter() - t0
+        assert results == [i + 1 for i in range(calls)]
+        return elapsed
+
+    times = [asyncio.run(run()) for _ in range(rounds)]
+    t = statistics.median(times)
+    print(f"[4] {calls} acalls over {len(names)} extensions, {rounds} rounds (median)")
+    print(f"    {t * 1e3:8.1f} ms   {calls / t:10.0f} calls/s")
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    n, rounds = (2_000, 3) if quick else (20_000, 7)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        shutil.copy(HOST_WAT / "calc.wat", folder / "calc.wat")
+        shutil.copy(HOST_WAT / "twice.wat", folder / "twice.wat")
+        shutil.copy(HOST_WAT / "calc.wat", folder / "calc2.wat")
+        extra = [f"calc{i}" for i in range(3, 9)]
+        for name in extra:
+            shutil.copy(HOST_WAT / "calc.wat", folder / f"{name}.wat")
+        # calc2..calc8 export the same interface as calc; twice imports it, so pin calc.
+        (folder / "twice").mkdir()
+        shutil.move(folder / "twice.wat", folder / "twice" / "twice.wat")
+        (folder / "twice" / "extension.toml").write_text(
+            'name = "twice"\ncomponent = "twice.wat"\n[provides]\n"test:calc/lib" = "calc"\n')
+        with Host.load(folder, cache_dir=str(folder / ".cache"), timeout_ms=60_000) as host:
+            bad = [d for d in host.diagnostics if d.is_error]
+            assert not bad, bad
+            bench_host_calls(host, n, rounds)
+            bench_proxy_hop(host, 2_000 if quick else 20_000, rounds)
+            bench_parallel(host, 20_000_000 if quick else 100_000_000, rounds)
+            bench_throughput(host, ["calc", "calc2", *extra], 10_000, 3 if quick else 5)
+
+
+if __name__ == "__main__":
+    main()
