@@ -210,7 +210,10 @@ class CommandRegistry:
             raise NoSuchCommandError(f"no command {name!r}: {extension} offers no commands",
                                      extension=extension, function=name)
         names = [*self._by_qualified, *(b for b, o in self._by_bare.items() if len(o) == 1)]
-        near = difflib.get_close_matches(name, names, n=3)
+        near: builtins.list[str] = []
+        for match in difflib.get_close_matches(name, [*self._by_qualified, *self._by_bare], n=3):
+            owners = self._by_bare.get(match, [match]) if match not in self._by_qualified else [match]
+            near += [q for q in owners if q not in near]
         listed = ", ".join(sorted(names)) or "none"
         hint = f"; did you mean {', '.join(near)}?" if near else f"; commands: {listed}"
         raise NoSuchCommandError(f"no command {name!r}{hint}", extension=extension if sep else None,
