@@ -49,7 +49,7 @@ from ._model import Analysed, Endpoint, Link, Resolution, Status
 from ._names import InterfaceName, Version, compat_key
 from ._witypes import type_diff
 
-__all__ = ["near_misses", "resolve"]
+__all__ = ["resolve"]
 
 _MAX_NEAR_MISSES = 5
 _EMPTY: Mapping[str | None, Mapping[str, _Export]] = {}
@@ -178,7 +178,7 @@ def _parse(text: str) -> InterfaceName | None:
     return None if info is None else info.iface
 
 
-def near_misses(imported: InterfaceName, index: _Index) -> list[dict[str, str]]:
+def _near_misses(imported: InterfaceName, index: _Index) -> list[dict[str, str]]:
     """Exports that almost serve `imported`, most relevant first, at most a handful.
 
     Tiers: the same interface at another version (or versioned vs unversioned);
@@ -320,7 +320,7 @@ class _Resolver:
         return None
 
     def report_missing(self, consumer: str, imp: Endpoint, iface: InterfaceName) -> None:
-        misses = near_misses(iface, self.index)
+        misses = _near_misses(iface, self.index)
         message = f"{consumer} imports {imp.name}, but no extension exports a compatible version"
         if misses:
             message += "; near misses: " + ", ".join(
