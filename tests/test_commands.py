@@ -22,7 +22,6 @@ from harness._errors import (
     TrapError,
 )
 from harness._host import Host
-from harness._witypes import ValueType
 from harness._mock import (
     BOOL,
     S32,
@@ -40,6 +39,7 @@ from harness._mock import (
     result,
     write_extension,
 )
+from harness._witypes import ValueType
 
 ARG = record(name=STRING, description=STRING, required=BOOL)
 CMD = record(name=STRING, description=STRING, args=list_of(ARG))
