@@ -17,6 +17,10 @@ Rules (see docs/errors.md for the codes):
   is a single provider: a pin naming an extension without a compatible export,
   or an unknown extension, is `bad-pin`. A pin naming an extension that failed
   an earlier stage blocks the importer.
+* An import nobody serves is `missing-import`; details["near_misses"] lists up
+  to five exports that almost serve it (another version, versioned vs
+  unversioned, the same interface in another package, another interface of the
+  same package), and details["failed_earlier"] the extensions in `failed`.
 * A provider older than the import is accepted with an `older-provider` warning.
 * Each resolved import is type-checked (`_witypes.type_diff`, only the
   functions the importer uses).
@@ -33,7 +37,8 @@ Rules (see docs/errors.md for the codes):
 
 Extensions named in `failed` have status "error" (their diagnostic belongs to
 the earlier stage and is not repeated). If one also appears in `extensions`, its
-exports still identify its dependents, but its imports are not resolved.
+exports still identify its dependents (they become blocked rather than
+missing), but its imports are not resolved.
 """
 
 from __future__ import annotations
