@@ -78,7 +78,7 @@ def diagnostic_lines(d: Diagnostic) -> list[str]:
         where += f" ({d.subject})" if where else f"({d.subject})"
     lines = [f"{d.severity}[{d.code}]{' ' + where if where else ''}: {d.message}"]
     if d.hint:
-        lines.append(f"    hint: {d.hint}")
+        lines.append(f"  hint: {d.hint}")
     return lines
 
 
