@@ -13,22 +13,28 @@ slow and a faulting guest would make it flaky.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import builtins
 import difflib
+import json
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._diagnostics import Diagnostic, sort_diagnostics
-from ._errors import BadArgumentsError, CallError, CommandFailedError, NoSuchCommandError
+from ._errors import BadArgumentsError, CallError, CommandFailedError, HarnessError, NoSuchCommandError
 from ._names import InterfaceName, Version
 from ._witypes import FuncT, ListT, Prim, RecordT, ResultT, render, type_diff
 
 if TYPE_CHECKING:
     from ._host import Host
 
-__all__ = ["COMMANDS_INTERFACE", "CommandArg", "CommandInfo", "CommandRegistry"]
+__all__ = ["COMMANDS_INTERFACE", "CommandArg", "CommandInfo", "CommandRegistry", "add_cli_commands",
+           "split_run_positionals"]
 
 COMMANDS_INTERFACE = InterfaceName.parse("ext:host/commands@0.1.0")
 
@@ -210,10 +216,15 @@ class CommandRegistry:
             raise NoSuchCommandError(f"no command {name!r}: {extension} offers no commands",
                                      extension=extension, function=name)
         names = [*self._by_qualified, *(b for b, o in self._by_bare.items() if len(o) == 1)]
+        # Suggest what the user can type: the bare name when it is unique, else the qualified ones.
         near: builtins.list[str] = []
-        for match in difflib.get_close_matches(name, [*self._by_qualified, *self._by_bare], n=3):
-            owners = self._by_bare.get(match, [match]) if match not in self._by_qualified else [match]
-            near += [q for q in owners if q not in near]
+        shown: set[str] = set()
+        for match in difflib.get_close_matches(name, [*self._by_bare, *self._by_qualified], n=3):
+            owners = [match] if match in self._by_qualified else self._by_bare[match]
+            for q in owners:
+                if q not in shown:
+                    shown.add(q)
+                    near.append(self._by_qualified[q].name if self._by_qualified[q].unique else q)
         listed = ", ".join(sorted(names)) or "none"
         hint = f"; did you mean {', '.join(near)}?" if near else f"; commands: {listed}"
         raise NoSuchCommandError(f"no command {name!r}{hint}", extension=extension if sep else None,
@@ -260,3 +271,143 @@ class CommandRegistry:
         info, key, arg_list = self._prepare(name, args)
         result = await self._host.acall(info.extension, key, info.name, arg_list, timeout=timeout)
         return self._unwrap(info, arg_list, result)
+
+
+# --------------------------------------------------------------------------- CLI: `commands`, `run`
+# Registered by harness.cli through `add_cli_commands` (the CLI module owns the parser).
+
+_EXIT_OK, _EXIT_FAILED, _EXIT_USAGE = 0, 1, 2
+
+
+def add_cli_commands(sub: Any, add_load_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add `ext-harness commands PATH...` and `ext-harness run PATH... COMMAND [ARG...]`."""
+    p_list = sub.add_parser(
+        "commands", help="list the commands the extensions offer",
+        description="List every command offered by the extensions under PATH..., with its qualified "
+                    "name (extension:command), arguments and description. Exit 1 if loading or "
+                    "listing reported an error.")
+    p_list.add_argument("paths", nargs="+", metavar="PATH",
+                        help="an extension folder, a folder of extensions, a .wasm or .wat file")
+    add_load_options(p_list)
+    p_list.set_defaults(handler=_cli_commands)
+
+    p_run = sub.add_parser(
+        "run", help="run a command offered by an extension",
+        description="Run COMMAND (`extension:command`, or a bare `command` offered by one extension) "
+                    "with string arguments. The paths are the leading arguments that exist on disk; "
+                    "use -p/--path to name them explicitly, and `--` before arguments starting with -. "
+                    "Exit 0 on success, 1 if the command failed or could not be run, 2 on wrong usage.",
+        epilog="example: ext-harness run examples/ eval '1 + 2 * 3'")
+    p_run.add_argument("positionals", nargs="*", metavar="PATH... COMMAND [ARG...]")
+    p_run.add_argument("-p", "--path", action="append", default=[], dest="explicit_paths",
+                       metavar="PATH", help="an extension path (repeatable); then no positional is a path")
+    p_run.add_argument("--async", action="store_true", dest="use_async",
+                       help="run the command through asyncio (CommandRegistry.arun)")
+    p_run.add_argument("--timeout-ms", type=int, metavar="N", help="time limit of the command")
+    add_load_options(p_run)
+    p_run.set_defaults(handler=_cli_run)
+
+
+def split_run_positionals(positionals: Sequence[str], explicit_paths: Sequence[str] = (),
+                          exists: Callable[[str], bool] | None = None) -> tuple[
+                              builtins.list[str], str, builtins.list[str]]:
+    """(paths, command, args): the paths are the leading arguments that exist on disk."""
+    check = exists or (lambda p: Path(p).exists())
+    items = list(positionals)
+    if explicit_paths:
+        paths = list(explicit_paths)
+    else:
+        n = 0
+        while n < len(items) - 1 and check(items[n]):
+            n += 1
+        if n == 0:
+            if len(items) < 2:
+                raise ValueError("expected PATH... COMMAND [ARG...]")
+            raise ValueError(f"{items[0]!r} does not exist: the leading arguments must be existing "
+                             "extension paths (or name them with -p/--path)")
+        paths, items = items[:n], items[n:]
+    if not items:
+        raise ValueError("expected COMMAND after the paths")
+    return paths, items[0], items[1:]
+
+
+def _usage(subcommand: str, message: str) -> int:
+    print(f"ext-harness {subcommand}: error: {message}", file=sys.stderr)
+    return _EXIT_USAGE
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _load(paths: Sequence[str], args: argparse.Namespace, **config: Any) -> Host:
+    from ._host import Host
+    return Host.load(*paths, cache_dir=args.cache_dir, use_cache=not args.no_cache, **config)
+
+
+def _cli_commands(args: argparse.Namespace) -> int:
+    from ._render import diagnostic_lines
+
+    try:
+        host = _load(args.paths, args)
+    except HarnessError as e:
+        return _usage("commands", str(e))
+    with host:
+        registry = host.commands
+        diags = sort_diagnostics([*host.diagnostics, *registry.diagnostics])
+        commands = registry.list()
+        if args.json:
+            _print_json({"commands": [c.to_json() for c in commands],
+                         "diagnostics": [d.to_json() for d in diags]})
+        else:
+            if commands:
+                width = max(len(c.usage) for c in commands)
+                ext_width = max(len(c.extension) for c in commands)
+                for c in commands:
+                    print(f"{c.usage:<{width}}  {c.extension:<{ext_width}}  {c.description}".rstrip())
+            else:
+                print("no commands")
+            for d in diags:
+                print("\n".join(diagnostic_lines(d)), file=sys.stderr)
+    return _EXIT_FAILED if any(d.is_error for d in diags) else _EXIT_OK
+
+
+def _cli_run(args: argparse.Namespace) -> int:
+    from ._render import diagnostic_lines
+
+    try:
+        paths, command, cmd_args = split_run_positionals(args.positionals, args.explicit_paths)
+    except ValueError as e:
+        return _usage("run", str(e))
+    if args.timeout_ms is not None and args.timeout_ms <= 0:
+        return _usage("run", f"--timeout-ms must be a positive integer, got {args.timeout_ms}")
+    timeout = args.timeout_ms / 1000 if args.timeout_ms else None
+    try:
+        host = _load(paths, args)
+    except HarnessError as e:
+        return _usage("run", str(e))
+    with host:
+        try:
+            if args.use_async:
+                output = asyncio.run(host.commands.arun(command, cmd_args, timeout=timeout))
+            else:
+                output = host.commands.run(command, cmd_args, timeout=timeout)
+        except CallError as e:
+            notes = [d for d in (*host.errors, *host.commands.diagnostics)
+                     if isinstance(e, NoSuchCommandError) or d.extension == e.extension]
+            if args.json:
+                _print_json({"error": e.to_json(), "diagnostics": [d.to_json() for d in notes]})
+            else:
+                lines = [f"error[{e.code}]: {e.message}"]
+                if e.chain:
+                    lines.append(f"  call chain: {' → '.join(e.chain)}")
+                lines.append(f"  hint: {e.hint}")
+                for d in notes:
+                    lines += ["  note: " + ln.lstrip() for ln in diagnostic_lines(d)[:1]]
+                print("\n".join(lines), file=sys.stderr)
+            return _EXIT_FAILED
+    if args.json:
+        _print_json({"command": command, "output": output})
+    else:
+        sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
+    return _EXIT_OK

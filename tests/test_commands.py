@@ -7,6 +7,7 @@ interface, so each test decides in Python what the guest answers.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from wasmtime.component import Record, Variant
 
-from harness._commands import CommandArg, CommandInfo, CommandRegistry
+from harness._commands import CommandArg, CommandInfo, CommandRegistry, split_run_positionals
 from harness._errors import (
     BadArgumentsError,
     CommandFailedError,
@@ -40,6 +41,7 @@ from harness._mock import (
     write_extension,
 )
 from harness._witypes import ValueType
+from harness.cli import main as cli_main
 
 ARG = record(name=STRING, description=STRING, required=BOOL)
 CMD = record(name=STRING, description=STRING, args=list_of(ARG))
@@ -330,3 +332,59 @@ def test_registry_can_be_built_directly(two: tuple[Host, Guest, Guest]) -> None:
     fresh = CommandRegistry(host)
     assert [c.qualified for c in fresh.list()] == [c.qualified for c in host.commands.list()]
     assert alpha.listed == 2
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli_dir(tmp_path: Path) -> Path:
+    listed = [{"name": "greet", "description": "says hi", "args": [
+        {"name": "who", "description": "", "required": True}]}]
+    write_extension(ext("aa", exports=[commands_iface(list_behaviour=Const(listed),
+                                                      run_behaviour=Const(Variant("ok", "hi")))]), tmp_path)
+    write_extension(ext("bb", exports=[commands_iface(list_behaviour=Const(listed),
+                                                      run_behaviour=Const(Variant("err", "bad")))]), tmp_path)
+    return tmp_path
+
+
+def test_cli_commands_lists_and_warns(cli_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["commands", str(cli_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["aa:greet <who>  aa  says hi", "bb:greet <who>  bb  says hi"]
+    assert "warning[duplicate-command]" in err
+    assert cli_main(["commands", "--json", str(cli_dir)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [c["qualified"] for c in doc["commands"]] == ["aa:greet", "bb:greet"]
+    assert [d["code"] for d in doc["diagnostics"]] == ["duplicate-command"]
+
+
+def test_cli_run_exit_codes(cli_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = str(cli_dir)
+    assert cli_main(["run", d, "aa:greet", "x"]) == 0
+    assert capsys.readouterr().out == "hi\n"
+    assert cli_main(["run", "--async", d, "aa:greet", "x"]) == 0
+    assert capsys.readouterr().out == "hi\n"
+    assert cli_main(["run", d, "bb:greet"]) == 1
+    assert "error[command-failed]: bb:greet failed: bad" in capsys.readouterr().err
+    assert cli_main(["run", d, "greet"]) == 1
+    assert "ambiguous" in capsys.readouterr().err
+    assert cli_main(["run", "--json", d, "bb:greet"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "command-failed"
+    assert cli_main(["run", "--json", "-p", d, "aa:greet", "--", "-v"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"command": "aa:greet", "output": "hi"}
+    assert cli_main(["run", str(cli_dir / "missing"), "greet"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli_main(["run", d]) == 2
+    assert cli_main(["commands"]) == 2
+
+
+def test_split_run_positionals() -> None:
+    exists = {"a", "b"}.__contains__
+    assert split_run_positionals(["a", "b", "cmd", "a"], exists=exists) == (["a", "b"], "cmd", ["a"])
+    assert split_run_positionals(["a", "b"], exists=exists) == (["a"], "b", [])
+    assert split_run_positionals(["x", "y"], ["a"], exists=exists) == (["a"], "x", ["y"])
+    with pytest.raises(ValueError, match="does not exist"):
+        split_run_positionals(["x", "y"], exists=exists)
+    with pytest.raises(ValueError, match="expected"):
+        split_run_positionals(["a"], exists=exists)
