@@ -457,9 +457,9 @@ class Host:
             if caps.inherit_env:
                 w.inherit_env()
             elif caps.env:
-                w.env([list(p) for p in caps.env])
+                w.env = [list(p) for p in caps.env]  # a setter property, not a method
             if caps.args:
-                w.argv(list(caps.args))
+                w.argv = list(caps.args)
             for path, guest in preopens:
                 w.preopen_dir(path, guest)
             return w
