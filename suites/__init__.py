@@ -1,0 +1,1 @@
+"""The conformance suite run by `pytest --ext-suite` (installed as `harness.suites`)."""
