@@ -597,29 +597,30 @@ def _scenario(draw: st.DrawFn, max_nodes: int, cycles: bool, missing: bool, ambi
               skew: bool, broken: bool) -> GraphScenario:
     names: list[str] = draw(st.lists(st.sampled_from(_POOL), min_size=1, max_size=max_nodes, unique=True))
     versions = {n: draw(st.sampled_from(VERSIONS)) for n in names}
-    nodes = tuple(GraphNode(n, versions[n], broken=broken and draw(st.integers(0, 9)) == 0) for n in names)
+    nodes = tuple(GraphNode(n, versions[n], broken=broken and draw(st.integers(0, 9)) == 9) for n in names)
 
     def imported_version(target_version: str) -> str:
         same = [v for v in VERSIONS if _compatible(v, target_version)]
-        if skew and draw(st.integers(0, 5)) == 0:
+        if skew and draw(st.integers(0, 5)) == 5:
             return draw(st.sampled_from(VERSIONS))  # anything, usually incompatible
         return draw(st.sampled_from(same))
 
+    # every feature is drawn so that shrinking removes it (0 means "absent")
     edges: list[GraphEdge] = []
     for i, consumer in enumerate(names):
         # acyclic unless cycles: a node imports only nodes drawn before it
         targets = names if cycles else names[:i]
         for target in targets:
-            if target == consumer and draw(st.integers(0, 7)) != 0:
+            if target == consumer and draw(st.integers(0, 7)) != 7:
                 continue  # self-imports are rare
-            if draw(st.integers(0, 2)) == 0:
+            if draw(st.integers(0, 2)) == 2:
                 edges.append(GraphEdge(consumer, target, imported_version(versions[target])))
-        if missing and draw(st.integers(0, 5)) == 0:
+        if missing and draw(st.integers(0, 5)) == 5:
             edges.append(GraphEdge(consumer, draw(st.sampled_from(_GHOSTS)), draw(st.sampled_from(VERSIONS))))
     extras: list[ExtraExport] = []
     if ambiguous:
         for node_name in names:
-            if draw(st.integers(0, 5)) == 0:
+            if draw(st.integers(0, 5)) == 5:
                 target = draw(st.sampled_from([n for n in names if n != node_name] + list(_GHOSTS)))
                 version = versions.get(target) or draw(st.sampled_from(VERSIONS))
                 extras.append(ExtraExport(node_name, target, imported_version(version)))
