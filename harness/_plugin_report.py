@@ -184,6 +184,11 @@ class RunReport:
                 for link in r.details.get("links", []):
                     iface = str(link.get("import", "")).split("@")[0]
                     edges.append(f'  {_node(name)} -->|"{iface}"| {_node(str(link.get("provider")))}')
+                for provider in r.details.get("mismatched", []):
+                    edges.append(f'  {_node(name)} -.-x|"type mismatch"| {_node(str(provider))}')
+                nxt = r.details.get("cycle_next")
+                if nxt and nxt != name:
+                    edges.append(f'  {_node(name)} -.->|cycle| {_node(str(nxt))}')
                 for missing in r.details.get("missing", []):
                     node = missing_nodes.setdefault(missing, f"m{len(missing_nodes)}")
                     edges.append(f"  {_node(name)} -.->|missing| {node}")

@@ -2,7 +2,7 @@
 
 Every scenario is a graph of mocks: an extension `x` exports `test:x/api@<ver>`
 with `get: func(n: u32) -> u32` and imports the `api` of each extension it depends
-on; a leaf returns its parameter plus one, a dependent forwards to its first
+on; a leaf returns its parameter, a dependent forwards to its first
 dependency. A `Scenario` is the folder plus what loading it must produce.
 """
 

@@ -251,6 +251,12 @@ class SuiteRun:
         if problems:
             details["codes"] = [d.code for d in problems]
             details["missing"] = [d.subject for d in problems if d.code == "missing-import" and d.subject]
+            details["mismatched"] = [str(d.details["provider"]) for d in problems
+                                     if d.code == "type-mismatch" and d.details.get("provider")]
+            cycle = next((d.details.get("cycle") for d in problems if d.code == "cycle"), None)
+            if isinstance(cycle, list | tuple) and name in cycle:
+                at = list(cycle).index(name)
+                details["cycle_next"] = str(list(cycle)[(at + 1) % len(cycle)])
             return CheckResult(name, "resolution", "failed", _explain(name, "resolution", problems), details)
         served = ", ".join(f"{link['import']} ← {link['provider']}" for link in links)
         return CheckResult(name, "resolution", "passed",
