@@ -6,7 +6,8 @@ It loads each component, lists its imports and exports (`--types`: with
 function types), instantiates them with WASI p2 and a host `ext:host/log`,
 calls a few functions, links ext-add's import `ext:js/lib@0.3.0` to ext-js's
 `evaluate` (exported as the compatible `ext:js/lib@0.3.1`) through a Python
-proxy, and checks every `[[conformance.example]]` of every `extension.toml`. Exits non-zero on the first failure.
+proxy, and checks every `[[conformance.example]]` of every `extension.toml`
+(command examples through `ext:host/commands#run`). Exits non-zero on the first failure.
 """
 
 from __future__ import annotations
@@ -232,6 +233,13 @@ def run_conformance(engine: Engine, name: str, make_instance: Any) -> None:
     for ex in load_manifest(name).get("conformance", {}).get("example", []):
         # A fresh Store per example: a trap poisons the Store it happens in.
         store, instance = make_instance()
+        if "command" in ex:  # a command example: run it through ext:host/commands#run
+            run = get_func(store, instance, "ext:host/commands@0.1.0#run")
+            args = ex.get("args", [])
+            want = ex["expect"] if isinstance(ex["expect"], dict) else {"ok": ex["expect"]}
+            check(f"conformance command {ex['command']}{tuple(args)}",
+                  from_wasm(run(store, ex["command"], args), run.type(store).result), want)
+            continue
         func = get_func(store, instance, ex["function"])
         fty = func.type(store)
         args = [to_wasm(a, pt) for a, (_, pt) in zip(ex.get("args", []), fty.params, strict=True)]

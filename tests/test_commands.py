@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from wasmtime.component import Record, Variant
 
-from harness._commands import CommandArg, CommandInfo, CommandRegistry, split_run_positionals
+from harness._commands import (
+    CommandArg,
+    CommandInfo,
+    CommandRegistry,
+    conformance_check,
+    split_run_positionals,
+)
 from harness._errors import (
     BadArgumentsError,
     CommandFailedError,
@@ -388,3 +394,33 @@ def test_split_run_positionals() -> None:
         split_run_positionals(["x", "y"], exists=exists)
     with pytest.raises(ValueError, match="expected"):
         split_run_positionals(["a"], exists=exists)
+
+
+# --------------------------------------------------------------------------- conformance hook
+
+
+def test_conformance_check(tmp_path: Path) -> None:
+    listed = [{"name": "greet", "description": "", "args": []}]
+    examples = {"conformance": {"example": [
+        {"command": "greet", "args": ["x"], "expect": "hi"},
+        {"command": "greet", "expect": {"ok": "hi"}},
+        {"command": "nope", "expect_error": "no-such-command"},
+    ]}}
+    good = ext("good", exports=[commands_iface(list_behaviour=Const(listed),
+                                               run_behaviour=Const(Variant("ok", "hi")))],
+               manifest_extra=examples)
+    wrong = {"conformance": {"example": [{"command": "greet", "expect": {"err": "no"}}]}}
+    liar = ext("liar", exports=[commands_iface(list_behaviour=Const(listed),
+                                               run_behaviour=Const(Variant("ok", "hi")))],
+               manifest_extra=wrong)
+    broken = ext("broken", exports=[commands_iface(list_behaviour=Trap())])
+    with load(tmp_path, good, liar, broken) as host:
+        ok, message = conformance_check(host, "good")
+        assert ok, message
+        assert "1 command(s): greet" in message and "3 command example(s) matched" in message
+        assert "shared names" in message  # liar offers greet too
+        ok, message = conformance_check(host, "liar")
+        assert not ok
+        assert "expected err 'no', got output 'hi'" in message and "(sync)" in message and "(async)" in message
+        ok, message = conformance_check(host, "broken")
+        assert not ok and "bad-command" in message
