@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from conftest import stat
 
+from conftest import stat
 from harness._codes import DIAGNOSTIC_CODES
 from harness._diagnostics import Diagnostic
 from harness._host import Host
@@ -32,7 +32,7 @@ from harness._mock import U32, Const, Forward, MockExtension, fn, iface, to_wat,
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bad"
 LOAD_TIMEOUT_S = 20
 GOOD = MockExtension("good", exports=(iface("x:good/lib@1.0.0", fn("id", (), U32, Const(42))),))
-GOOD_WASM = wasmtime.wat2wasm(to_wat(GOOD))
+GOOD_WASM = bytes(wasmtime.wat2wasm(to_wat(GOOD)))
 OUTCOMES: Counter[str] = Counter()
 
 
@@ -135,7 +135,7 @@ def core_module_cases() -> list[Case]:
            Case("fixture-garbage", lambda f: [_copy(FIXTURES / "garbage.wasm", f / "garbage.wasm")],
                 frozenset({"invalid-component"}))]
     for k, text in enumerate(mods):
-        out.append(Case(f"core-{k}", _file(f"core{k}.wasm", wasmtime.wat2wasm(text)),
+        out.append(Case(f"core-{k}", _file(f"core{k}.wasm", bytes(wasmtime.wat2wasm(text))),
                         frozenset({"not-a-component"})))
     return out
 

@@ -8,15 +8,16 @@ each consumer's `via<k>` must answer with the id of the provider it was linked t
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import stat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import stat
 from harness._diagnostics import Diagnostic
 from harness._host import Host
 from harness._model import Resolution
@@ -55,7 +56,7 @@ def check(scenario: GraphScenario, res: Resolution, diags: tuple[Diagnostic, ...
         assert path[0] == path[-1]  # a closed path, shared by the members of one cycle
         assert set(path) <= exp.cycles[d.extension]
         assert d.extension in path
-        for a, b in zip(path, path[1:], strict=False):  # the path follows real links
+        for a, b in itertools.pairwise(path):  # the path follows real links
             assert any(x[0] == a and x[2] == b for x in exp.links), (a, b)
     # every dependent of a failure is blocked, naming a failed dependency it reaches
     blocked = [d for d in diags if d.code == "blocked-by-dependency"]
@@ -65,7 +66,7 @@ def check(scenario: GraphScenario, res: Resolution, diags: tuple[Diagnostic, ...
         assert exp.status[dep] == "error"
         via = list(d.details["via"])
         assert via[0] == d.extension and via[-1] == dep
-        for a, b in zip(via, via[1:], strict=False):
+        for a, b in itertools.pairwise(via):
             assert any(x[0] == a and x[2] == b for x in exp.links), (a, b)
     # links: exactly the resolved imports between two ok extensions
     ok = exp.ok
@@ -76,10 +77,10 @@ def check(scenario: GraphScenario, res: Resolution, diags: tuple[Diagnostic, ...
     pos = {n: i for i, n in enumerate(res.load_order)}
     for lk in res.links:
         assert pos[lk.provider] < pos[lk.consumer], (lk, res.load_order)
-    for k in ("cycle", "missing", "ambiguous", "blocked", "ok"):
-        n = {"cycle": len(exp.cycles), "missing": len(exp.missing), "ambiguous": len(exp.ambiguous),
-             "blocked": len(exp.blocked), "ok": len(ok)}[k]
-        stat("resolve-outcomes", k, n)
+    counts = {"cycle": len(exp.cycles), "missing": len(exp.missing), "ambiguous": len(exp.ambiguous),
+              "blocked": len(exp.blocked), "ok": len(ok)}
+    for what, count in counts.items():
+        stat("resolve-outcomes", what, count)
 
 
 @settings(max_examples=400)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import stat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import stat
 from harness._host import Host
 from harness._mock import Forward, MockExtension, fn, iface, write_extension
 from harness._witypes import ValueType, render
