@@ -139,7 +139,7 @@ def configure(config: pytest.Config) -> None:
     if given is None:
         return
     root = Path(config.rootpath)
-    snapshot_update = bool(config.getoption("snapshot_update", default=False))
+    snapshot_update = bool(config.getoption("--snapshot-update", default=False))
     settings = SuiteSettings(
         paths=_paths(config, list(given)),
         cache_dir=_dir(config, "ext_cache_dir", "ext_cache_dir", None),
