@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import pytest
 
-from ._plugin_fixtures import ext_host, ext_snapshot, ext_suite_run, mock_extension, scenario, wat_component
+from ._plugin_fixtures import (
+    _ext_cache_dir,
+    ext_host,
+    ext_snapshot,
+    ext_suite_run,
+    mock_extension,
+    scenario,
+    wat_component,
+)
 
-__all__ = ["ext_host", "ext_snapshot", "ext_suite_run", "mock_extension", "scenario", "wat_component"]
+__all__ = ["_ext_cache_dir", "ext_host", "ext_snapshot", "ext_suite_run", "mock_extension", "scenario", "wat_component"]
 
 _INI: tuple[tuple[str, str, str], ...] = (
     ("ext_suite", "args", "default PATHs for --ext-suite given without a value (default: examples/)"),
