@@ -466,9 +466,13 @@ class Host:
 
         return make
 
+    @staticmethod
+    def _init_key(rt: ExtensionRuntime) -> str | None:
+        return next((k for k in rt.function_keys()
+                     if k.startswith("ext:host/lifecycle") and k.endswith("#init")), None)
+
     def _run_init(self, rt: ExtensionRuntime) -> str | None:
-        key = next((k for k in rt.function_keys()
-                    if k.startswith("ext:host/lifecycle") and k.endswith("#init")), None)
+        key = self._init_key(rt)
         if key is None:
             return None
         try:
@@ -479,6 +483,22 @@ class Host:
             return result
         self._record("init", rt.name, "ok")
         return None
+
+    def _rerun_init(self, rt: ExtensionRuntime) -> str | None:
+        """`init` after a restart. The caller already holds `rt` (the restart happens inside
+        a call), so this calls the guest directly instead of through `_invoke`."""
+        key = self._init_key(rt)
+        bound = rt.funcs.get(key) if key is not None else None
+        if bound is None or bound.lift is None:
+            return None
+        arr = bound.lower(())
+        err = _func_call(bound._fref, bound._ctx, arr, 0, bound.result_ref, 1)
+        if err:
+            reason = classify_error(error_text(err), extension=rt.name, function=bound.name, chain=[]).message
+            rt.mark_faulted("init-failed")
+            return reason
+        result = bound.lift(bound.result_slot)
+        return result if isinstance(result, str) else None
 
     # ------------------------------------------------------------------ locking
 
@@ -616,6 +636,12 @@ class Host:
             err = ExtensionFaultedError(f"{rt.name} could not be restarted: {e}", extension=rt.name,
                                         chain=ctx.chain(), details={"fault": reason})
             raise err from e
+        problem = self._rerun_init(rt) if self.config.run_init else None
+        if problem is not None:
+            rt.mark_faulted("init-failed")
+            self._record("restart-failed", rt.name, f"init failed: {problem}")
+            raise ExtensionFaultedError(f"{rt.name} restarted but its init failed: {problem}",
+                                        extension=rt.name, chain=ctx.chain(), details={"fault": reason})
         self._record("restart", rt.name, f"restart {rt.restarts} after {reason}")
 
     def _invoke(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None = None,

@@ -356,3 +356,21 @@ async def test_calls_into_one_extension_are_serialized_and_different_ones_overla
         await asyncio.gather(host.acall("calc", "burn", n), host.acall("calc2", "burn", n))
         kinds = [t.kind for t in sorted(host.traces, key=lambda t: t.seq)]
         assert kinds[:2] == ["start", "start"], host.traces  # both running before either ended
+
+
+def test_init_runs_again_after_a_restart(cache_dir: Path, tmp_path: Path) -> None:
+    """logger's init logs; a fault then a call restarts it and init logs again."""
+    wat = (HOST / "logger.wat").read_text().replace(
+        '(instance $lc (export "init" (func $init)))',
+        '(core module $t (func (export "boom") unreachable)) (core instance $ti (instantiate $t))\n'
+        '  (func $boom (canon lift (core func $ti "boom")))\n'
+        '  (instance $lc (export "init" (func $init)) (export "boom" (func $boom)))')
+    (tmp_path / "logger.wat").write_text(wat)
+    with Host.load(tmp_path, cache_dir=str(cache_dir)) as host:
+        assert len(host.logs) == 1
+        with pytest.raises(TrapError):
+            host.call("logger", "boom")
+        with pytest.raises(TrapError):
+            host.call("logger", "boom")  # restarted (init logged again), then trapped again
+        assert [r.message for r in host.logs] == ["hello from init"] * 2
+        assert [e.kind for e in host.events] == ["init", "fault", "restart", "fault"]
