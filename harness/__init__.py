@@ -40,6 +40,9 @@ _LAZY = {
     "discover": "._discovery",
     "analyse": "._analysis",
     "resolve": "._resolve",
+    "CommandRegistry": "._commands",
+    "CommandInfo": "._commands",
+    "CommandArg": "._commands",
 }
 
 
@@ -62,7 +65,10 @@ __all__ = [
     "CallTimeoutError",
     "Candidate",
     "Code",
+    "CommandArg",
     "CommandFailedError",
+    "CommandInfo",
+    "CommandRegistry",
     "DeadlockError",
     "Diagnostic",
     "ExtensionFaultedError",
@@ -95,6 +101,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._analysis import analyse
+    from ._commands import CommandArg, CommandInfo, CommandRegistry
     from ._discovery import discover
     from ._host import Host, HostConfig, HostEvent, LogRecord, TraceEvent
     from ._pipeline import Inspection, inspect
