@@ -145,7 +145,8 @@ class RunReport:
                 elif r.outcome == "skipped":
                     ET.SubElement(case, "skipped", message=r.message)
         ET.indent(suites)
-        return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+        data: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+        return data
 
     def markdown(self, versions: dict[str, str]) -> str:
         c = self.counts()

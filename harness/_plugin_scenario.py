@@ -154,9 +154,7 @@ class ScenarioBuilder:
 
     def failing_dependency(self, *, dependents: int = 2) -> Scenario:
         """`base`'s init fails; `mid` imports base, `top` imports mid: both are blocked."""
-        from ._mock import err
-
-        from ._mock import Const
+        from ._mock import Const, err
 
         base = self.node("base", init=Const(err("no config")))
         mocks = [base, self.node("mid", ["base"])]

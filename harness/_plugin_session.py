@@ -60,10 +60,12 @@ def _paths(config: pytest.Config, given: list[str]) -> tuple[Path, ...]:
 def _dir(config: pytest.Config, option: str, ini: str, default: Path | None) -> Path | None:
     value = config.getoption(option)
     if value:
-        return (Path(config.invocation_params.dir) / value).resolve()
+        given: Path = (Path(config.invocation_params.dir) / str(value)).resolve()
+        return given
     raw = config.getini(ini)
     if raw:
-        return (Path(config.rootpath) / str(raw)).resolve()
+        resolved: Path = (Path(config.rootpath) / str(raw)).resolve()
+        return resolved
     return default
 
 
@@ -94,7 +96,7 @@ class SuiteSession:
         props = dict(report.user_properties)
         raw = props.get(_PROPERTY)
         if raw is not None:
-            data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+            data: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else dict(raw)  # type: ignore[call-overload]
             outcome = data["outcome"]
             if report.outcome == "failed" and report.when != "call":
                 outcome = "failed"

@@ -345,7 +345,6 @@ class SuiteRun:
 
     def _run_example(self, host: Host, name: str, ex: ConformanceExample, mode: str) -> str | None:
         from ._errors import CallError
-
         from ._plugin_values import same_json
         from ._values import to_json as values_to_json
         from ._values import to_python as values_to_python
@@ -364,10 +363,7 @@ class SuiteRun:
         except Exception as e:
             return f"arguments do not fit the parameter types: {e}"
         try:
-            if mode == "sync":
-                value = host.call(name, key, *args)
-            else:
-                value = asyncio.run(host.acall(name, key, *args))
+            value = host.call(name, key, *args) if mode == "sync" else asyncio.run(host.acall(name, key, *args))
         except CallError as e:
             if ex.expect_error is not None:
                 if e.code == ex.expect_error:
