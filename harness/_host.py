@@ -14,6 +14,7 @@ import ctypes
 import difflib
 import itertools
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -64,7 +65,26 @@ _monotonic = time.monotonic
 HOST_LOG = InterfaceName.parse("ext:host/log@0.1.0")
 _LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
            "warn": logging.WARNING, "error": logging.ERROR}
-_MAX_DEPTH = 150  # each hop costs a few Python frames; stay far from the recursion limit
+_MAX_DEPTH = 150
+_FAST_DEPTH = 16  # deeper chains take the checked path, which also measures Python's stack
+_STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
+
+
+def _probe(k: int) -> int:
+    return k if k <= 0 else _probe(k - 1)
+
+
+def _has_stack_room(levels: int = _STACK_HEADROOM) -> bool:
+    """Whether `levels` more calls fit under Python's recursion limit.
+
+    Counting frames is not enough: calls made from C (ctypes callbacks, object
+    construction in wasmtime-py) use the same budget, so it is probed directly.
+    """
+    try:
+        _probe(levels)
+    except RecursionError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -152,7 +172,7 @@ class _Proxy:
         rt = self.provider
         frames = ctx.frames
         try:
-            if rt.owner != ctx.thread_id and len(frames) < host._max_depth and rt.lock.acquire(False):
+            if rt.owner != ctx.thread_id and len(frames) < _FAST_DEPTH and rt.lock.acquire(False):
                 rt.owner = ctx.thread_id
                 rt.depth = 1
                 rt.active = ctx
@@ -510,6 +530,13 @@ class Host:
             raise ReentrancyError(
                 f"call depth {depth} reached the cap ({self.config.max_depth}) calling {rt.name}:{label}",
                 extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+        if depth >= _FAST_DEPTH and not _has_stack_room():
+            # Hops through Python host functions cost many frames each; running out inside a
+            # ctypes callback would be swallowed and misreported, so refuse the hop here.
+            raise ReentrancyError(
+                f"call depth {depth} calling {rt.name}:{label} would exceed Python's recursion limit "
+                f"({sys.getrecursionlimit()}); the chain is too deep for the host functions it passes through",
+                extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
         if rt.owner == me:
             if not self.config.reentrancy:
                 raise ReentrancyError(
@@ -650,7 +677,7 @@ class Host:
         ctx = current_context()
         frames = ctx.frames
         outer = not frames
-        if rt.owner != ctx.thread_id and len(frames) < self._max_depth and rt.lock.acquire(False):
+        if rt.owner != ctx.thread_id and len(frames) < _FAST_DEPTH and rt.lock.acquire(False):
             rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
             rt.depth = 1
             rt.active = ctx
