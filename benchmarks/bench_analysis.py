@@ -134,7 +134,7 @@ def main() -> None:
               f"{args.rounds} rounds, fresh process per run")
         print(f"analysis cold {n} components: {cold_ms:.1f} ms ({cold_ms / n:.2f} ms each)")
         print(f"analysis cached: {warm_ms:.1f} ms ({warm_ms / n:.2f} ms each)")
-        print(f"speedup: {cold_ms / warm_ms:.1f}×")  # noqa: RUF001
+        print(f"speedup: {cold_ms / warm_ms:.1f}×")
 
 
 if __name__ == "__main__":
