@@ -332,7 +332,10 @@ async def test_async_timeout_stops_the_guest(cache_dir: Path) -> None:
 async def test_cancelling_the_task_stops_the_guest(cache_dir: Path) -> None:
     with load(cache_dir, "calc.wat", timeout_ms=60_000, trace=True) as host:
         task = asyncio.create_task(host.acall("calc", "spin"))
-        await asyncio.sleep(0.1)
+        for _ in range(500):  # until the guest is running
+            await asyncio.sleep(0.01)
+            if host.traces:
+                break
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -345,17 +348,29 @@ async def test_cancelling_the_task_stops_the_guest(cache_dir: Path) -> None:
 @pytest.mark.asyncio
 async def test_calls_into_one_extension_are_serialized_and_different_ones_overlap(cache_dir: Path,
                                                                                  tmp_path: Path) -> None:
-    shutil.copy(HOST / "calc.wat", tmp_path / "calc.wat")
-    shutil.copy(HOST / "calc.wat", tmp_path / "calc2.wat")
-    with Host.load(tmp_path, cache_dir=str(cache_dir), trace=True) as host:
-        n = 3_000_000
-        await asyncio.gather(host.acall("calc", "burn", n), host.acall("calc", "burn", n))
-        seq = [(t.kind, t.extension) for t in host.traces]
-        assert seq == [("start", "calc"), ("end", "calc"), ("start", "calc"), ("end", "calc")]
-        host.traces.clear()
-        await asyncio.gather(host.acall("calc", "burn", n), host.acall("calc2", "burn", n))
+    """Each guest calls back into Python, which waits until the other call has started: that can
+    only finish if the two calls really run at the same time."""
+    for name in ("echo-a", "echo-b"):
+        shutil.copy(HOST / "echo.wat", tmp_path / f"{name}.wat")
+    started = {1: threading.Event(), 2: threading.Event()}
+
+    def cb(x: int) -> int:
+        started[x].set()
+        return x if started[3 - x].wait(timeout=10) else -1
+
+    with Host.load(tmp_path, cache_dir=str(cache_dir), trace=True, interfaces={CB: {"cb": cb}}) as host:
+        both = await asyncio.gather(host.acall("echo-a", "call-host", 1), host.acall("echo-b", "call-host", 2))
+        assert both == [1, 2]  # neither waited in vain
         kinds = [t.kind for t in sorted(host.traces, key=lambda t: t.seq)]
-        assert kinds[:2] == ["start", "start"], host.traces  # both running before either ended
+        assert kinds[:2] == ["start", "start"]
+
+        host.traces.clear()
+        for e in started.values():
+            e.clear()
+        started[2].set()  # so the first call does not wait for one that cannot start yet
+        await asyncio.gather(host.acall("echo-a", "call-host", 1), host.acall("echo-a", "ident", 5))
+        seq = [(t.kind, t.function.rsplit("#", 1)[1]) for t in sorted(host.traces, key=lambda t: t.seq)]
+        assert seq == [("start", "call-host"), ("end", "call-host"), ("start", "ident"), ("end", "ident")]
 
 
 def test_init_runs_again_after_a_restart(cache_dir: Path, tmp_path: Path) -> None:
