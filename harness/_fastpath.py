@@ -10,6 +10,7 @@ several microseconds. Other types fall back to wasmtime-py's converters.
 from __future__ import annotations
 
 import ctypes
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -98,7 +99,51 @@ def compile_lower(param_types: tuple[Any, ...], store: Any) -> tuple[Callable[[t
     lines.append("    return arr")
     ns["_free"] = _free
     exec("\n".join(lines), ns)
+    if scalar_only and n and all(_PACK.get(_scalar(t)[0]) for t in param_types):  # type: ignore[index]
+        return _packed_lower(param_types, ns["SHARED"], ns["lower"]), False
     return ns["lower"], needs_free
+
+
+# struct formats of the union members; `character` is left to the checked path (it needs ord()).
+_PACK = {"boolean": "?", "s8": "b", "u8": "B", "s16": "h", "u16": "H", "s32": "i", "u32": "I",
+         "s64": "q", "u64": "Q", "f32": "f", "f64": "d"}
+_VAL_SIZE = ctypes.sizeof(_VAL)
+_UNION_AT = _VAL.of.offset
+
+
+def _packed_lower(param_types: tuple[Any, ...], shared: Any,
+                  checked: Callable[[tuple[Any, ...]], Any]) -> Callable[[tuple[Any, ...]], Any]:
+    """Scalar arguments written by one `struct.pack_into` over the argument array's bytes.
+
+    `struct` range-checks every integer and type-checks every number in C; what it lets
+    through that WIT does not allow (a bool for an integer, anything for a bool) is
+    checked first. Any refusal re-runs the checked lowering, which names the parameter.
+    """
+    fmt = "<"
+    bool_guard: list[str] = []
+    for i, ty in enumerate(param_types):
+        field = _scalar(ty)[0]  # type: ignore[index]
+        code = _PACK[field]
+        pad = _VAL_SIZE - _UNION_AT - struct.calcsize("<" + code)
+        fmt += f"B{_UNION_AT - 1}x{code}{pad}x"
+        bool_guard.append(f"a{i}.__class__ is not bool" if field == "boolean" else f"a{i}.__class__ is bool")
+    names = ", ".join(f"a{i}" for i in range(len(param_types)))
+    kinds_and_values = ", ".join(f"{_KINDS[_scalar(t)[0]]}, a{i}"  # type: ignore[index]
+                                 for i, t in enumerate(param_types))
+    src = "\n".join([
+        "def lower(values):",
+        f"    {names}, = values",
+        f"    if {' or '.join(bool_guard)}: return checked(values)",
+        "    try:",
+        f"        pack(buf, 0, {kinds_and_values})",
+        "    except (struct_error, TypeError, OverflowError):",
+        "        return checked(values)",
+        "    return SHARED",
+    ])
+    ns: dict[str, Any] = {"pack": struct.Struct(fmt).pack_into, "buf": memoryview(shared).cast("B"),
+                          "checked": checked, "struct_error": struct.error, "SHARED": shared}
+    exec(src, ns)
+    return ns["lower"]  # type: ignore[no-any-return]
 
 
 def _free(arr: Any, n: int) -> None:
