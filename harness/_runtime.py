@@ -109,6 +109,8 @@ class ExtensionRuntime:
         self._executor: ThreadPoolExecutor | None = None
         self.timeout_s: float | None = limits.timeout_ms / 1000 if limits.timeout_ms else None
         _RUNTIMES[self.id] = self
+        self._keys = self._collect_keys()  # in export order
+        self._key_set = frozenset(self._keys)
         self._build_aliases()
 
     # ------------------------------------------------------------------ naming
@@ -126,20 +128,23 @@ class ExtensionRuntime:
         self.aliases = {alt: keys[0] for alt, keys in counts.items() if len(keys) == 1}
 
     def function_keys(self) -> list[str]:
+        return list(self._keys)
+
+    def _collect_keys(self) -> tuple[str, ...]:
         keys: list[str] = []
         for e in self.analysed.exports:
             if isinstance(e.item, InstanceT):
                 keys += [f"{e.name}#{n}" for n, _ in e.item.funcs()]
             elif isinstance(e.item, FuncT):
                 keys.append(e.name)
-        return keys
+        return tuple(keys)
 
     def canonical(self, ref: str) -> str | None:
-        if ref in self.funcs or ref in self.function_keys():
+        if ref in self._key_set:
             return ref
         if "." in ref and "#" not in ref:  # `iface.func` as some tools spell it
             iface, _, func = ref.rpartition(".")
-            if f"{iface}#{func}" in self.function_keys():
+            if f"{iface}#{func}" in self._key_set:
                 return f"{iface}#{func}"
         return self.aliases.get(ref)
 
