@@ -39,6 +39,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from . import _values as _mapping
 from ._diagnostics import Diagnostic
 from ._mock import Const, Forward, MockExtension, MockFunction, MockInterface, write_extension
 from ._model import Analysed, Candidate, Endpoint, Manifest
@@ -76,11 +77,7 @@ __all__ = [
 SCALARS: tuple[Prim, ...] = tuple(Prim(n) for n in (
     "bool", "s8", "s16", "s32", "s64", "u8", "u16", "u32", "u64", "f32", "f64", "char", "string"))
 
-_INT_RANGE = {
-    "s8": (-(2**7), 2**7 - 1), "u8": (0, 2**8 - 1), "s16": (-(2**15), 2**15 - 1), "u16": (0, 2**16 - 1),
-    "s32": (-(2**31), 2**31 - 1), "u32": (0, 2**32 - 1), "s64": (-(2**63), 2**63 - 1),
-    "u64": (0, 2**64 - 1),
-}
+_INT_RANGE = _mapping._INT_RANGES
 
 # kebab-case labels: every fragment starts with a letter (the component model's rule)
 _LABEL = st.from_regex(r"[a-z][a-z0-9]{0,4}(-[a-z][a-z0-9]{0,3})?", fullmatch=True)
@@ -148,49 +145,14 @@ def _cases(t: VariantT | OptionT | ResultT) -> list[tuple[str, ValueType | None]
 
 def python_classes(t: ValueType | None) -> frozenset[type]:
     """The Python classes wasmtime-py uses for values of `t` (its `add_classes`);
-    `object` stands for the `None` of a payload-less case."""
-    from wasmtime.component import Record, Variant
-
-    if t is None:
-        return frozenset({object})
-    if isinstance(t, Prim):
-        if t.name == "bool":
-            return frozenset({bool})
-        if t.name in _INT_RANGE:
-            return frozenset({int})
-        if t.name in ("f32", "f64"):
-            return frozenset({float})
-        return frozenset({str})
-    if isinstance(t, ListT):
-        return frozenset({bytes}) if t.element == Prim("u8") else frozenset({list})
-    if isinstance(t, RecordT):
-        return frozenset({Record})
-    if isinstance(t, TupleT):
-        return frozenset({tuple})
-    if isinstance(t, EnumT):
-        return frozenset({str})
-    if isinstance(t, FlagsT):
-        return frozenset({set})
-    if isinstance(t, VariantT | OptionT | ResultT):
-        if tagged(t):
-            return frozenset({Variant})
-        out: set[type] = set()
-        for _, c in _cases(t):
-            out |= python_classes(c)
-        return frozenset(out)
-    raise TypeError(f"no Python mapping for {t!r}")
+    `object` stands for the `None` of a payload-less case. The rule lives in `harness._values`."""
+    return frozenset({object}) if t is None else _mapping._classes(t)
 
 
 def tagged(t: VariantT | OptionT | ResultT) -> bool:
     """Whether wasmtime-py represents `t` as `Variant(tag, payload)`: when the Python
     classes of two cases overlap (wasmtime-py's `_tagged`)."""
-    seen: set[type] = set()
-    for _, c in _cases(t):
-        mine = python_classes(c)
-        if mine & seen:
-            return True
-        seen |= mine
-    return False
+    return _mapping.is_tagged(t)
 
 
 def _accepts(case: ValueType | None, v: Any) -> bool:
