@@ -16,6 +16,12 @@ Discovery only finds files (a `.wat` is assembled later, in analysis). It never
 raises for what it finds: problems become diagnostics, and the result is the same
 for any order of the inputs and any directory listing order, because extensions
 are deduplicated by resolved path and sorted by name.
+
+An extension rejected here (a bad manifest, an invalid or duplicate name, a path
+leaving its folder) whose component can still be found safely inside its folder
+is listed in `Discovery.failed`: it is never loaded, but analysing it tells which
+interfaces it exports, so resolution can report its dependents as blocked by it
+rather than as missing an import.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from ._diagnostics import Diagnostic
-from ._manifest import MANIFEST_NAME, parse_manifest
+from ._manifest import MANIFEST_NAME, manifest_identity, parse_manifest
 from ._model import Candidate, Manifest
 
 __all__ = ["NAME_PATTERN", "Discovery", "DiscoveryConfig", "discover"]
@@ -57,8 +63,11 @@ class DiscoveryConfig:
 
 @dataclass(frozen=True)
 class Discovery:
+    """`failed`: rejected extensions whose component was found (see the module docstring)."""
+
     candidates: tuple[Candidate, ...]
     diagnostics: tuple[Diagnostic, ...]
+    failed: tuple[Candidate, ...] = ()
 
     def get(self, name: str) -> Candidate | None:
         for c in self.candidates:
@@ -82,6 +91,7 @@ class _Run:
         self.diagnostics: list[Diagnostic] = []
         # (kind, resolved path) -> the names it was met under (a link may rename it)
         self.units: dict[tuple[_UnitKind, Path], set[str]] = defaultdict(set)
+        self.salvaged: list[Candidate] = []
 
     def report(self, code: str, message: str, *, extension: str | None = None,
                subject: str | None = None, severity: Literal["error", "warning"] = "error",
@@ -193,8 +203,40 @@ class _Run:
                     path=str(where))
         return False
 
+    def salvage(self, root: Path, name: str, component: str | None) -> None:
+        """Keep a rejected extension's component if it can be found safely; report nothing.
+
+        The same rules as for a usable extension apply (relative, inside the
+        folder after following links, a regular file under the size cap), so a
+        broken manifest never makes discovery read a file it would otherwise refuse.
+        """
+        if component is not None:
+            pure = PurePath(component)
+            normal = os.path.normpath(component)
+            if (pure.is_absolute() or component.startswith(("/", "\\")) or pure.drive
+                    or normal == ".." or normal.startswith(".." + os.sep)):
+                return
+            path = root / normal
+        else:
+            found = _default_component(root, name)
+            if not isinstance(found, Path):
+                return
+            path = found
+        resolved, _ = _resolve(path)
+        if resolved is None or not resolved.is_relative_to(root) or not resolved.is_file():
+            return
+        try:
+            if resolved.stat().st_size > self.config.max_file_size:
+                return
+        except OSError:
+            return
+        source: Literal["wasm", "wat"] = "wat" if path.suffix.lower() == ".wat" else "wasm"
+        self.salvaged.append(Candidate(name=name, root=root, component_path=path, source=source,
+                                       manifest=Manifest(name=name)))
+
     def file_unit(self, path: Path, name: str) -> Candidate | None:
         if not self.check_name(name, path):
+            self.salvage(path.parent, name, path.name)
             return None
         checked = self.check_file(path.parent, path, extension=name, missing_code="missing-component",
                                   what="component")
@@ -208,10 +250,15 @@ class _Run:
         manifest_path = self.check_file(root, root / MANIFEST_NAME, extension=folder_name,
                                         missing_code="bad-manifest", what="manifest")
         if manifest_path is None:
+            self.salvage(root, folder_name, None)
             return None
         manifest, diags = parse_manifest(root / MANIFEST_NAME, default_name=folder_name)
         self.diagnostics.extend(diags)
-        if manifest is None or not self.check_name(manifest.name, root / MANIFEST_NAME):
+        if manifest is None:
+            self.salvage(root, *manifest_identity(root / MANIFEST_NAME, default_name=folder_name))
+            return None
+        if not self.check_name(manifest.name, root / MANIFEST_NAME):
+            self.salvage(root, manifest.name, manifest.component)
             return None
         name = manifest.name
         ok = self.check_inside(root, manifest.wit, name, "wit") if manifest.wit else True
@@ -219,6 +266,7 @@ class _Run:
             ok = self.check_inside(root, host, name, "capabilities.preopens") and ok
         component = self.find_component(root, manifest)
         if component is None or not ok:
+            self.salvage(root, name, manifest.component)
             return None
         return Candidate(name=name, root=root, component_path=component, source="manifest",
                          manifest=manifest)
@@ -313,13 +361,16 @@ def discover(paths: Iterable[str | Path], config: DiscoveryConfig = DiscoveryCon
         if len(group) == 1:
             kept.append(group[0][0])
             continue
+        run.salvaged.extend(c for c, _ in group)
         where = sorted(str(origin) for _, origin in group)
         run.report("duplicate-name",
                    f"{len(group)} extensions are named {name!r} ({', '.join(where)}); none is loaded",
                    extension=name, subject=name, paths=where)
 
     candidates = tuple(replace(c, order=i) for i, c in enumerate(kept))
-    return Discovery(candidates=candidates, diagnostics=_unique(run.diagnostics))
+    failed = sorted(run.salvaged, key=lambda c: (c.name, str(c.component_path)))
+    return Discovery(candidates=candidates, diagnostics=_unique(run.diagnostics),
+                     failed=tuple(replace(c, order=len(candidates) + i) for i, c in enumerate(failed)))
 
 
 def _unique(diags: list[Diagnostic]) -> tuple[Diagnostic, ...]:

@@ -35,7 +35,7 @@ from ._diagnostics import Diagnostic
 from ._model import Capabilities, ConformanceExample, Limits, Manifest
 from ._names import InterfaceName, Version
 
-__all__ = ["MANIFEST_NAME", "parse_manifest"]
+__all__ = ["MANIFEST_NAME", "manifest_identity", "parse_manifest"]
 
 MANIFEST_NAME = "extension.toml"
 
@@ -225,6 +225,24 @@ def parse_manifest(path: Path, *, default_name: str) -> tuple[Manifest | None, l
         world=world,
         wit=wit,
     ), reader.diagnostics
+
+
+def manifest_identity(path: Path, *, default_name: str) -> tuple[str, str | None]:
+    """(name, component) of a manifest `parse_manifest` rejected, read as leniently as possible.
+
+    The name is the one its diagnostics carry; the component is the `component`
+    key if it is a non-empty string. Used only to learn what a broken extension
+    exports, so its dependents are reported as blocked by it.
+    """
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return default_name, None
+    name = data.get("name")
+    component = data.get("component")
+    return (name if isinstance(name, str) and name else default_name,
+            component if isinstance(component, str) and component else None)
 
 
 def _provides(reader: _Reader, value: Any) -> dict[str, str]:

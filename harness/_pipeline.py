@@ -1,12 +1,17 @@
 """discover → analyse → resolve, as one call. Linking is `Host`'s job.
 
 Each stage only reports; this module threads the failures of one stage into the
-next (an extension that failed analysis blocks its dependents in resolution).
+next. An extension that failed is never linked, but when its exports can be
+learnt (it failed discovery yet its component compiles: a bad manifest, an
+invalid or duplicate name) it is handed to `resolve` as failed-with-exports, so
+its dependents are `blocked-by-dependency` on it instead of `missing-import`.
+An extension that failed analysis has no known exports; its dependents get
+`missing-import` naming it among the extensions that failed earlier.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,8 @@ class Inspection:
     diagnostics: tuple[Diagnostic, ...]
     engine_config: EngineConfig
     engine: Any = field(compare=False, repr=False)
+    # extensions rejected by discovery whose component was found (never loaded)
+    rejected: tuple[Candidate, ...] = ()
 
     @property
     def load_order(self) -> tuple[str, ...]:
@@ -76,13 +83,33 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
         if d.is_error and d.extension and d.extension not in failed:
             failed[d.extension] = d
     ok = tuple(a for a in analysed if a.name not in failed)
-    resolution = resolve(ok, failed)
+    resolution = resolve((*ok, *_known_exports(analysed, found.failed, failed, acfg)), failed)
     status = dict(resolution.status)
     for name in failed:
         status.setdefault(name, "error")
     resolution = Resolution(resolution.load_order, resolution.links, status, resolution.diagnostics)
     diags = sort_diagnostics([*found.diagnostics, *adiags, *resolution.diagnostics])
-    return Inspection(found.candidates, ok, resolution, diags, ecfg, shared_engine(ecfg))
+    return Inspection(found.candidates, ok, resolution, diags, ecfg, shared_engine(ecfg), found.failed)
+
+
+def _known_exports(analysed: Iterable[Analysed], salvaged: Iterable[Candidate],
+                   failed: Mapping[str, Diagnostic], acfg: AnalysisConfig) -> tuple[Analysed, ...]:
+    """Failed extensions whose exports are known, one per name (same-named ones merged).
+
+    Their analysis diagnostics are dropped: the extension already has its error,
+    and a component that does not compile simply exports nothing we know of.
+    """
+    rescued, _ = analyse_all(salvaged, acfg)
+    by_name: dict[str, list[Analysed]] = {}
+    for a in (*analysed, *rescued):
+        if a.name in failed:
+            by_name.setdefault(a.name, []).append(a)
+    merged: list[Analysed] = []
+    for name in sorted(by_name):
+        group = sorted(by_name[name], key=lambda a: (a.digest, str(a.candidate.component_path)))
+        exports = {e.name: e for a in reversed(group) for e in a.exports}
+        merged.append(replace(group[0], exports=tuple(exports[n] for n in sorted(exports))))
+    return tuple(merged)
 
 
 def _served_by_host(a: Analysed, served: list[InterfaceName]) -> Analysed:

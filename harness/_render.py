@@ -7,6 +7,7 @@ hides an extension the user pointed at.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ._diagnostics import Diagnostic
@@ -35,12 +36,18 @@ def _extension_rows(insp: Inspection) -> list[dict[str, Any]]:
             "imports": [_endpoint_json(e) for e in sorted(a.imports, key=lambda e: e.name)] if a else [],
             "exports": [_endpoint_json(e) for e in sorted(a.exports, key=lambda e: e.name)] if a else [],
         })
+    rejected = {c.name: str(c.component_path.absolute()) for c in reversed(insp.rejected)}
     for d in insp.diagnostics:  # extensions that never became candidates (e.g. duplicate names)
         if d.extension and d.extension not in rows and d.is_error:
-            path = d.details.get("path") if isinstance(d.details.get("path"), str) else None
+            path = rejected.get(d.extension) or _absolute(d.details.get("path"))
             rows[d.extension] = {"name": d.extension, "version": None, "path": path, "status": "error",
                                  "imports": [], "exports": []}
     return [rows[n] for n in sorted(rows)]
+
+
+def _absolute(path: object) -> str | None:
+    """A diagnostic's `path` if it names a place on disk (manifest values such as `../x` do not)."""
+    return path if isinstance(path, str) and os.path.isabs(path) else None
 
 
 def inspection_to_json(insp: Inspection) -> dict[str, Any]:

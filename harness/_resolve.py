@@ -20,7 +20,8 @@ Rules (see docs/errors.md for the codes):
 * An import nobody serves is `missing-import`; details["near_misses"] lists up
   to five exports that almost serve it (another version, versioned vs
   unversioned, the same interface in another package, another interface of the
-  same package), and details["failed_earlier"] the extensions in `failed`.
+  same package), and details["failed_earlier"] the extensions in `failed` whose
+  exports are unknown (those also in `extensions` are known not to serve it).
 * A provider older than the import is accepted with an `older-provider` warning.
 * Each resolved import is type-checked (`_witypes.type_diff`, only the
   functions the importer uses).
@@ -335,7 +336,8 @@ class _Resolver:
         if misses and misses[0]["kind"] in ("incompatible-version", "unversioned", "versioned"):
             hint = (f"import {misses[0]['name']} (what {misses[0]['provider']} exports), "
                     f"or add an extension that exports a version compatible with {imp.name}")
-        failed = sorted(n for n in self.failed if n != consumer)
+        # a failed extension whose exports are known (it is also in `exts`) does not serve it
+        failed = sorted(n for n in self.failed if n != consumer and n not in self.exts)
         if failed:
             shown = ", ".join(failed[:_MAX_FAILED_LISTED])
             if len(failed) > _MAX_FAILED_LISTED:

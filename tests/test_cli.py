@@ -309,3 +309,34 @@ def test_parse_call_arg() -> None:
     assert parse_call_arg("1", Prim("char")) == "1"
     assert parse_call_arg("true", EnumT(("true", "false"))) == "true"
     assert parse_call_arg("null", None) is None
+
+
+def test_inspect_json_extension_that_failed_discovery(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Its row names its component (absolute), never a manifest value; dependents are blocked."""
+    prov = tmp_path / "prov"
+    prov.mkdir()
+    (prov / "extension.toml").write_text('name = "vals"\nwit = "../elsewhere"\n')
+    (prov / "vals.wat").write_text(Path(VALUES).read_text())
+    code, out, _ = run(capsys, "inspect", "--json", "--no-cache", str(prov), CONSUMER)
+    doc = json.loads(out)
+    assert code == 1
+    rows = {e["name"]: e for e in doc["extensions"]}
+    assert rows["vals"]["status"] == "error"
+    assert rows["vals"]["path"] == str(prov / "vals.wat")
+    assert rows["cli_consumer"]["status"] == "blocked"
+    assert [d["code"] for d in doc["diagnostics"]] == ["blocked-by-dependency", "path-escape"]
+    code, out, _ = run(capsys, "inspect", "--no-cache", str(prov), CONSUMER)
+    assert f"vals  [error]  {prov / 'vals.wat'}" in out
+    assert "error[blocked-by-dependency] cli_consumer (vals): cli_consumer is not loaded: it depends " \
+           "on vals, which failed with path-escape" in out
+
+
+def test_inspect_json_path_is_absolute_or_null(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "extension.toml").write_text('name = "bad"\nwit = "../elsewhere"\n')
+    code, out, _ = run(capsys, "inspect", "--json", "--no-cache", str(bad))
+    (row,) = json.loads(out)["extensions"]
+    assert code == 1 and row["name"] == "bad"
+    assert Path(row["path"]).is_absolute() and row["path"].startswith(str(bad))
