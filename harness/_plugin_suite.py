@@ -9,6 +9,7 @@ pass/fail/skip, so the verdicts are the same under xdist and outside pytest.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,7 @@ CHECKS: tuple[str, ...] = ("discovery", "analysis", "resolution", "linking", "be
                            "regression")
 PATHS_ENTRY = "(paths)"  # pseudo-extension for problems not tied to one extension (e.g. a missing path)
 Outcome = Literal["passed", "failed", "skipped"]
+_EXAMPLE_KEYS = "function or command, args, expect or expect_error"
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,14 @@ def wasm_tools() -> str | None:
     return str(local) if local.exists() else None
 
 
-def _explain(name: str, check: str, diags: Sequence[Diagnostic]) -> str:
+def _explain(name: str, check: str, diags: Sequence[Diagnostic], warnings: Sequence[Diagnostic] = ()) -> str:
+    """The failure text; warnings of the same stage follow, as they often explain the error
+    (a misspelt `componnet` key is why `component` is missing)."""
     lines = [f"{name}: {check} failed"]
-    for d in diags:
+    for d in [*diags, *warnings]:
         subject = f" [{d.subject}]" if d.subject else ""
-        lines.append(f"  {d.code}{subject}: {d.message}")
+        label = "" if d.is_error else "warning "
+        lines.append(f"  {label}{d.code}{subject}: {d.message}")
         lines.append(f"    fix: {d.hint}")
     return "\n".join(lines)
 
@@ -169,15 +174,17 @@ class SuiteRun:
         warnings = [d for d in self._diags(name, ("discovery",), errors_only=False) if not d.is_error]
         notes = {"warnings": [str(d) for d in warnings]} if warnings else {}
         if problems:
-            return CheckResult(name, "discovery", "failed", _explain(name, "discovery", problems),
+            return CheckResult(name, "discovery", "failed", _explain(name, "discovery", problems, warnings),
                                {"codes": [d.code for d in problems], **notes})
         cand = next((c for c in self.inspection.candidates if c.name == name), None)
         if cand is None:
             return CheckResult(name, "discovery", "failed", f"{name}: discovery failed: not discovered")
         details: dict[str, Any] = {"version": cand.version, "component": cand.component_path.name,
                                    "source": cand.source, **notes}
-        return CheckResult(name, "discovery", "passed", "manifest valid, name unique, component inside",
-                           details)
+        message = "manifest valid, name unique, component inside"
+        if warnings:
+            message += "; warnings: " + "; ".join(f"{d.code} [{d.subject}]: {d.message}" for d in warnings)
+        return CheckResult(name, "discovery", "passed", message, details)
 
     def _binary(self, name: str) -> Path | None:
         cand = next((c for c in self.inspection.candidates if c.name == name), None)
@@ -322,6 +329,16 @@ class SuiteRun:
             return early or CheckResult(name, "behaviour", "failed", "no host")
         if name not in host.runtimes:
             return CheckResult(name, "behaviour", "skipped", f"{name}: not checked: linking failed")
+        # an ignored key in an example (`expected = ...` for `expect`) silently weakens it: fail
+        typos = [d for d in self._diags(name, ("discovery",), errors_only=False)
+                 if d.code == "unknown-manifest-key" and (d.subject or "").startswith("conformance.")]
+        if typos:
+            keys = ", ".join(f"`{d.subject}`" for d in typos)
+            return CheckResult(name, "behaviour", "failed",
+                               f"{name}: behaviour failed\n  unknown-manifest-key: extension.toml: {keys} "
+                               "ignored, so the example does not check what it says\n"
+                               f"    fix: check the spelling; an example's keys are {_EXAMPLE_KEYS}",
+                               {"codes": ["unknown-manifest-key"]})
         examples = [e for e in host.runtimes[name].analysed.candidate.manifest.examples if e.command is None]
         if not examples:
             return CheckResult(name, "behaviour", "skipped",
@@ -351,8 +368,10 @@ class SuiteRun:
 
         key = self._function_key(host, name, ex.function)
         if key is None:
-            return (f"no such function (it exports: {', '.join(host.runtimes[name].function_keys())}); "
-                    "no-such-function")
+            known = list(host.runtimes[name].function_keys())
+            near = difflib.get_close_matches(ex.function, known, n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]}? " if near else ""
+            return f"no-such-function: {hint}it exports {', '.join(known)}"
         sig = self._signature(host, name, key)
         if sig is None:
             return "cannot read the function's type"
@@ -413,8 +432,8 @@ class SuiteRun:
             return CheckResult(name, "regression", "passed", "interface unchanged")
         if old is None:
             return CheckResult(name, "regression", "skipped",
-                               f"{name}: no interface snapshot yet; record one with "
-                               "`pytest --ext-suite --snapshot-update`")
+                               f"{name}: no interface snapshot yet in {folder}; record one by running "
+                               "the same command with --snapshot-update")
         ok, message = verdict(old, current)
         return CheckResult(name, "regression", "passed" if ok else "failed", message)
 

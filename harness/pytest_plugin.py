@@ -8,6 +8,8 @@ written and wasmtime is not imported; the fixtures only do work when a test uses
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from ._plugin_fixtures import (
@@ -52,6 +54,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="folder of the interface snapshots (default: __ext_snapshots__/ under the rootdir)")
     group.addoption("--ext-cache-dir", action="store", default=None, metavar="DIR",
                     help="compile cache folder (default: the user cache)")
+    if importlib.util.find_spec("syrupy") is None:
+        # syrupy owns `--snapshot-update` (and adding it twice is an error); without syrupy the
+        # suite's interface snapshots still need it, so an author need not install syrupy for them
+        group.addoption("--snapshot-update", action="store_true", default=False, dest="update_snapshots",
+                        help="record the conformance suite's interface snapshots (syrupy is not installed)")
     for name, kind, help_ in _INI:
         parser.addini(name, help_, type=kind, default=None)  # type: ignore[arg-type]
 
