@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ._runtime import ExtensionRuntime
 
 __all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_context", "error_text",
-           "forget_stock_exception"]
+           "forget_stock_exception", "stock_failure"]
 
 _VAL = ffi.wasmtime_component_val_t
 _func_call = _raw._wasmtime_component_func_call
@@ -89,6 +89,7 @@ class CallContext:
     thread_id: int = field(default_factory=threading.get_ident)
     deadline: float | None = None  # time.monotonic() after which the running guest is stopped
     cancel: threading.Event | None = None  # set by another thread to stop the running guest
+    last_host: str | None = None  # the host function that returned last (to blame a bad result)
 
     @property
     def cancelled(self) -> bool:
@@ -150,6 +151,8 @@ def classify_error(text: str, *, extension: str, function: str, chain: list[str]
         return CallTimeoutError(f"{extension}: {function} ran past its time limit", **kwargs)
     if "ext-harness: cancelled" in low:
         return CallTimeoutError(f"{extension}: {function} was cancelled", **kwargs)
+    if "ext-harness: closed" in low:
+        return CallTimeoutError(f"{extension}: {function} was stopped: the host was closed", **kwargs)
     if "all fuel consumed" in low or ("fuel" in low and "consumed" in low):
         return FuelExhaustedError(f"{extension}: {function} used up its fuel", **kwargs)
     if "memory" in low and ("limit" in low or "exceeds" in low):
@@ -239,6 +242,22 @@ def free_vals(arr: Any, n: int) -> None:
 HostCallable = Callable[..., Any]
 
 
+def stock_failure(text: str, ctx: CallContext) -> CallError | None:
+    """A failure wasmtime-py's own host-function glue caught (a host function's result that does
+    not fit its WIT type): a `host-error` naming the function, instead of a bare trap."""
+    exc = _stock_enter.LAST_EXCEPTION
+    if exc is None or "python exception" not in text:
+        return None
+    _stock_enter.LAST_EXCEPTION = None
+    name = ctx.last_host or "?"
+    top = ctx.frames[-1][0] if ctx.frames else None
+    err = HostFunctionError(
+        f"host function {name} returned a value its WIT type does not allow: {type(exc).__name__}: {exc}",
+        extension=top, function=name, chain=[*ctx.chain(), f"host:{name}"])
+    err.__cause__ = exc
+    return err
+
+
 def wrap_host_function(name: str, fn: HostCallable) -> HostCallable:
     """Wrap a Python host function so its exceptions become `host-error` in the call context.
 
@@ -248,7 +267,11 @@ def wrap_host_function(name: str, fn: HostCallable) -> HostCallable:
 
     def wrapper(store: Any, *args: Any) -> Any:
         try:
-            return fn(*args)
+            result = fn(*args)
+            # wasmtime-py converts `result` after we return; if that fails it reports only
+            # "python exception", so remember who returned it (see `stock_failure`).
+            current_context().last_host = name
+            return result
         except CallError as e:  # a nested host.call failed: keep its code and chain
             ctx = current_context()
             if ctx.pending is None:

@@ -35,6 +35,7 @@ from ._calls import (
     error_text,
     forget_stock_exception,
     new_error,
+    stock_failure,
     wrap_host_function,
 )
 from ._diagnostics import Diagnostic, sort_diagnostics
@@ -68,6 +69,7 @@ _LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.I
 _MAX_DEPTH = 150
 _FAST_DEPTH = 16  # deeper chains take the checked path, which also measures Python's stack
 _STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
+_CLOSE_GRACE = 5.0  # seconds `close()` waits for running calls to stop
 
 
 def _probe(k: int) -> int:
@@ -119,9 +121,44 @@ class HostConfig:
             raise UsageError(f"unknown Host option(s): {', '.join(unknown)}; "
                              f"known: {', '.join(sorted(known))}")
         cfg = cls(**config)
-        if not 1 <= cfg.max_depth <= _MAX_DEPTH:
-            raise UsageError(f"max_depth must be between 1 and {_MAX_DEPTH}, got {cfg.max_depth}")
+        cfg.validate()
         return cfg
+
+    def validate(self) -> None:
+        """Refuse values that would silently mean something else (0 ms timeout = none, ...)."""
+        def is_int(v: object) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        for name in ("timeout_ms", "fuel", "memory_mb", "instances", "tables"):
+            v = getattr(self, name)
+            if v is not None and not (is_int(v) and v >= 1):
+                raise UsageError(f"Host option {name} must be a positive integer or None, got {v!r}")
+        for name, low in (("restart_budget", 0), ("tick_ms", 1), ("max_file_size", 1)):
+            v = getattr(self, name)
+            if not (is_int(v) and v >= low):
+                raise UsageError(f"Host option {name} must be an integer >= {low}, got {v!r}")
+        if not (is_int(self.max_depth) and 1 <= self.max_depth <= _MAX_DEPTH):
+            raise UsageError(f"Host option max_depth must be between 1 and {_MAX_DEPTH}, got {self.max_depth!r}")
+        for name in ("use_cache", "reentrancy", "strict", "grant_outside_folder", "run_init", "trace"):
+            v = getattr(self, name)
+            if not isinstance(v, bool):
+                raise UsageError(f"Host option {name} must be True or False, got {v!r}")
+        for iface, funcs in self.interfaces.items():
+            for fname, fn in funcs.items():
+                if not callable(fn):
+                    raise UsageError(f"Host option interfaces: {iface}#{fname} must be callable, got {fn!r}")
+
+
+def _check_timeout(timeout: float | None) -> None:
+    """A per-call timeout of 0 or less would mean "no limit" or "already over": refuse it."""
+    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+                                    and timeout > 0):
+        raise UsageError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+
+
+def _closed_error(extension: str, function: str) -> NoSuchFunctionError:
+    return NoSuchFunctionError(f"{extension}: {function}: the host is closed", extension=extension,
+                               function=function)
 
 
 @dataclass(frozen=True)
@@ -191,7 +228,7 @@ class _Proxy:
             if err:
                 text = error_text(err)
                 if ctx.pending is None:
-                    ctx.pending = classify_error(
+                    ctx.pending = stock_failure(text, ctx) or classify_error(
                         text, extension=rt.name, function=self.key, chain=ctx.chain(),
                         memory_limited=rt.limits.memory_mb is not None)
                 rt.mark_faulted(ctx.pending.code)
@@ -253,7 +290,7 @@ class Host:
         self._status: dict[str, Status] = dict(self.resolution.status)
         self._graph = threading.Lock()
         self._waiting: dict[int, tuple[ExtensionRuntime, CallContext, str]] = {}
-        self._contexts: dict[int, CallContext] = {}
+        self._proxy_keys: list[int] = []  # this host's entries in `_PROXIES`, dropped on close
         self._closed = False
         self._max_depth = config.max_depth
         self._fuel = bool(self.engine_config.consume_fuel)
@@ -292,18 +329,42 @@ class Host:
         self.close()
 
     def close(self) -> None:
+        """Stop everything: new calls are refused, running guests are interrupted at the next
+        epoch tick (their callers get a `timeout` error saying the host was closed), queued
+        async calls fail with `no-such-function`. Waits up to `_CLOSE_GRACE` seconds for
+        running calls; a call stuck inside a Python host function is not waited for longer."""
         if self._closed:
             return
-        self._closed = True
-        self._stop_ticker.set()
+        self._closed = True  # seen by `interrupt_reason`, `_live_function` and `_run_async`
         for rt in self.runtimes.values():
-            rt.close()
-        if self._ticker is not None:
+            rt.stop_worker()
+        give_up = time.monotonic() + _CLOSE_GRACE
+        idle = True
+        for rt in self.runtimes.values():
+            # Holding the lock while the Store is dropped: a call that gets in later finds no
+            # Store and is refused instead of instantiating the extension again.
+            got = rt.lock.acquire(timeout=max(0.0, give_up - time.monotonic()))
+            if not got:
+                idle = False
+                log.warning("closing: %s is still busy after %.0f s; not waiting for it", rt.name, _CLOSE_GRACE)
+            try:
+                rt.close()
+            finally:
+                if got:
+                    rt.lock.release()
+        self._stop_ticker.set()  # the ticker keeps going while any guest still runs
+        if self._ticker is not None and idle and self._ticker is not threading.current_thread():
             self._ticker.join(timeout=1)
+        for pid in self._proxy_keys:
+            _PROXIES.pop(pid, None)
+        self._proxy_keys.clear()
 
     def _tick(self) -> None:
         period = self.config.tick_ms / 1000
-        while not self._stop_ticker.wait(period):
+        while True:
+            if self._stop_ticker.wait(period) and not any(rt.active is not None for rt in
+                                                          list(self.runtimes.values())):
+                return
             self.engine.increment_epoch()
 
     # ------------------------------------------------------------------ state
@@ -447,6 +508,7 @@ class Host:
                 proxy = _Proxy(self, consumer, provider, f"{export_name}#{fname}")
                 pid = next(_proxy_ids)
                 _PROXIES[pid] = proxy
+                self._proxy_keys.append(pid)
                 raw = fname.encode("utf-8")
                 err = ffi.wasmtime_component_linker_instance_add_func(
                     inst.ptr(), ctypes.create_string_buffer(raw), len(raw), _proxy_cb, pid, _proxy_finalize)
@@ -563,7 +625,6 @@ class Host:
     def _wait_for(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
         me = ctx.thread_id
         with self._graph:
-            self._contexts[me] = ctx
             self._waiting[me] = (rt, ctx, label)
         try:
             while True:
@@ -580,7 +641,9 @@ class Host:
                         extension=rt.name, function=label, chain=mine,
                         details={"other_chain": theirs})
                 if ctx.cancelled or (ctx.deadline is not None and time.monotonic() >= ctx.deadline):
-                    raise CallTimeoutError(f"{rt.name}: gave up waiting for {rt.name} to be free",
+                    why = "cancelled" if ctx.cancelled else "timed out"
+                    raise CallTimeoutError(f"{rt.name}: {label} {why} waiting for {rt.name} to be free "
+                                           f"(another thread is calling it)",
                                            extension=rt.name, function=label,
                                            chain=[*ctx.chain(), f"{rt.name}:{label}"])
         finally:
@@ -608,10 +671,10 @@ class Host:
     # ------------------------------------------------------------------ calls
 
     def _runtime(self, extension: str, function: str) -> ExtensionRuntime:
+        if self._closed:
+            raise _closed_error(extension, function)
         rt = self.runtimes.get(extension)
         if rt is None:
-            if self._closed:
-                raise NoSuchFunctionError("the host is closed", extension=extension, function=function)
             status = self._status.get(extension)
             if status is not None:
                 why = next((d for d in self.diagnostics if d.extension == extension and d.is_error), None)
@@ -639,8 +702,10 @@ class Host:
 
     def _live_function(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> BoundFunc:
         """The bound function of `key`, instantiating `rt` again first if it faulted."""
+        if self._closed:
+            raise _closed_error(rt.name, key)
         if rt.store is None:
-            self._restart(rt, ctx)
+            self._restart(rt, ctx, key)
         bound = rt.funcs.get(key)
         if bound is None:
             raise NoSuchFunctionError(f"{rt.name} exports no function {key!r}", extension=rt.name,
@@ -649,26 +714,29 @@ class Host:
             rt.store.set_fuel(rt.limits.fuel)
         return bound
 
-    def _restart(self, rt: ExtensionRuntime, ctx: CallContext) -> None:
+    def _restart(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> None:
         reason = rt.faulted or "not instantiated"
         if rt.restarts >= self.config.restart_budget:
             raise ExtensionFaultedError(
-                f"{rt.name} faulted ({reason}) and has used its {self.config.restart_budget} restart(s)",
-                extension=rt.name, chain=ctx.chain(), details={"fault": reason, "restarts": rt.restarts})
+                f"{rt.name} faulted ({reason}) and has used its {self.config.restart_budget} restart(s); "
+                f"{key} cannot be called", extension=rt.name, function=key, chain=ctx.chain(),
+                details={"fault": reason, "restarts": rt.restarts})
         rt.restarts += 1
         try:
             rt.instantiate()
         except Exception as e:
             self._record("restart-failed", rt.name, str(e).splitlines()[0] if str(e) else repr(e))
-            err = ExtensionFaultedError(f"{rt.name} could not be restarted: {e}", extension=rt.name,
-                                        chain=ctx.chain(), details={"fault": reason})
+            err = ExtensionFaultedError(f"{rt.name} could not be restarted to call {key}: {e}",
+                                        extension=rt.name, function=key, chain=ctx.chain(),
+                                        details={"fault": reason})
             raise err from e
         problem = self._rerun_init(rt) if self.config.run_init else None
         if problem is not None:
             rt.mark_faulted("init-failed")
             self._record("restart-failed", rt.name, f"init failed: {problem}")
-            raise ExtensionFaultedError(f"{rt.name} restarted but its init failed: {problem}",
-                                        extension=rt.name, chain=ctx.chain(), details={"fault": reason})
+            raise ExtensionFaultedError(f"{rt.name} restarted to call {key} but its init failed: {problem}",
+                                        extension=rt.name, function=key, chain=ctx.chain(),
+                                        details={"fault": reason})
         self._record("restart", rt.name, f"restart {rt.restarts} after {reason}")
 
     def _invoke(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None = None,
@@ -677,18 +745,23 @@ class Host:
         ctx = current_context()
         frames = ctx.frames
         outer = not frames
+        if outer:  # nested calls run under the outermost call's deadline and cancellation
+            ctx.pending = None
+            limit = timeout if timeout is not None else rt.timeout_s
+            ctx.deadline = _monotonic() + limit if limit else None  # waiting for the lock counts
+            ctx.cancel = cancel
         if rt.owner != ctx.thread_id and len(frames) < _FAST_DEPTH and rt.lock.acquire(False):
             rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
             rt.depth = 1
             rt.active = ctx
             frames.append((rt.name, key, rt))
         else:
-            self._enter(rt, ctx, key)
-        if outer:  # nested calls run under the outermost call's deadline and cancellation
-            ctx.pending = None
-            limit = timeout if timeout is not None else rt.timeout_s
-            ctx.deadline = _monotonic() + limit if limit else None
-            ctx.cancel = cancel
+            try:
+                self._enter(rt, ctx, key)
+            except BaseException:
+                if outer:
+                    ctx.deadline = ctx.cancel = None
+                raise
         try:
             bound = rt.funcs.get(key) if rt.store is not None and not self._fuel else None
             if bound is None:
@@ -709,10 +782,11 @@ class Host:
                 bound.free(arr)
             if err:
                 text = error_text(err)
-                forget_stock_exception()
                 pending, ctx.pending = ctx.pending, None
-                failure = pending or classify_error(text, extension=rt.name, function=key, chain=ctx.chain(),
-                                                    memory_limited=rt.limits.memory_mb is not None)
+                failure = pending or stock_failure(text, ctx) or classify_error(
+                    text, extension=rt.name, function=key, chain=ctx.chain(),
+                    memory_limited=rt.limits.memory_mb is not None)
+                forget_stock_exception()
                 rt.mark_faulted(failure.code)
                 raise failure
             return None if lift is None else lift(bound.result_slot)
@@ -727,7 +801,9 @@ class Host:
             rt.lock.release()
 
     def call(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
-        """Call `function` (`ns:pkg/iface@ver#func`, unversioned, or bare if unique) synchronously."""
+        """Call `function` (`ns:pkg/iface@ver#func`, unversioned, or bare if unique) synchronously.
+        `timeout` (seconds, > 0) replaces the extension's limit; waiting for the extension counts."""
+        _check_timeout(timeout)
         rt = self._runtime(extension, function)
         return self._invoke(rt, self._resolve_key(rt, function), args, timeout=timeout, cancel=None)
 
@@ -738,6 +814,8 @@ class Host:
         invoke = self._invoke
 
         def bound(*args: Any, timeout: float | None = None) -> Any:
+            if timeout is not None:
+                _check_timeout(timeout)
             return invoke(rt, key, args, timeout)
 
         bound.__name__ = f"{extension}:{key}"
@@ -745,13 +823,21 @@ class Host:
 
     async def acall(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
         """Call without blocking the event loop. Calls into one extension run one at a time;
-        calls into different extensions run in parallel. `timeout` and cancellation stop the guest."""
+        calls into different extensions run in parallel. `timeout` and cancellation stop the guest.
+
+        `timeout` counts from this call, not from when the worker starts it: time spent queued
+        behind other calls into the same extension counts, so `timeout` bounds what the caller
+        waits. Closing the host stops a running call (`timeout` error) and fails queued ones."""
+        _check_timeout(timeout)
         rt = self._runtime(extension, function)
         key = self._resolve_key(rt, function)
         cancel = threading.Event()
         limit = timeout if timeout is not None else rt.timeout_s
         deadline = time.monotonic() + limit if limit else None
-        fut = rt.executor().submit(self._run_async, rt, key, args, deadline, cancel)
+        try:
+            fut = rt.executor().submit(self._run_async, rt, key, args, deadline, cancel)
+        except RuntimeError as e:  # the worker was stopped by a concurrent close()
+            raise _closed_error(rt.name, key) from e
         try:
             return await asyncio.wrap_future(fut)
         except asyncio.CancelledError:
@@ -760,6 +846,8 @@ class Host:
 
     def _run_async(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], deadline: float | None,
                    cancel: threading.Event) -> Any:
+        if self._closed:
+            raise _closed_error(rt.name, key)
         if cancel.is_set():
             raise CallTimeoutError(f"{rt.name}: {key} was cancelled before it started",
                                    extension=rt.name, function=key)

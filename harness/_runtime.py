@@ -107,6 +107,7 @@ class ExtensionRuntime:
         self.restarts = 0
         self.generation = 0
         self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
         self.timeout_s: float | None = limits.timeout_ms / 1000 if limits.timeout_ms else None
         _RUNTIMES[self.id] = self
         self._keys = self._collect_keys()  # in export order
@@ -207,6 +208,8 @@ class ExtensionRuntime:
         ctx = self.active
         if ctx is None:
             return None
+        if self.host._closed:
+            return "closed"
         if ctx.cancelled:
             return "cancelled"
         if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
@@ -215,13 +218,21 @@ class ExtensionRuntime:
 
     def executor(self) -> ThreadPoolExecutor:
         """One worker per extension: async calls into it run one at a time."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ext-{self.name}")
-        return self._executor
+        with self._executor_lock:  # two event loops in two threads must not make two workers
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ext-{self.name}")
+            return self._executor
+
+    def stop_worker(self) -> None:
+        """No new async calls; queued ones still run, and fail at once because the host is closed
+        (cancelling them would hand their callers a bare `CancelledError`)."""
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1)  # so that submit() refuses
+            self._executor.shutdown(wait=False, cancel_futures=False)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+        """Drop the Store. Call with `lock` held (or when no call can be running)."""
         self.funcs = {}
         self.store = None
         _RUNTIMES.pop(self.id, None)

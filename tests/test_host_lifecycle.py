@@ -1,0 +1,196 @@
+"""Host run-time edge cases: closing with calls in flight, calls after close, option checks,
+leaks of module-level registries, reentrant calls into the same function, host results."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import weakref
+from pathlib import Path
+
+import pytest
+
+from harness import CallError
+from harness._errors import (
+    CallTimeoutError,
+    HostFunctionError,
+    NoSuchFunctionError,
+    UsageError,
+)
+from harness._host import _PROXIES, Host
+from harness._runtime import _RUNTIMES
+
+HOST = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
+CB = "test:host/cb@1.0.0"
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def load(cache_dir: Path, *names: str, **config: object) -> Host:
+    return Host.load(*(HOST / n for n in names), cache_dir=str(cache_dir), **config)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ close
+
+def test_calls_after_close_are_refused_without_restarting(cache_dir: Path) -> None:
+    host = load(cache_dir, "calc.wat")
+    f = host.function("calc", "add")
+    host.close()
+    with pytest.raises(NoSuchFunctionError) as e:
+        host.call("calc", "add", 1, 2)
+    assert "closed" in e.value.message and e.value.extension == "calc"
+    with pytest.raises(NoSuchFunctionError):
+        f(1, 2)
+    assert not any(ev.kind == "restart" for ev in host.events)
+    host.close()  # idempotent
+
+
+@pytest.mark.asyncio
+async def test_acall_after_close_is_a_coded_error(cache_dir: Path) -> None:
+    host = load(cache_dir, "calc.wat")
+    assert await host.acall("calc", "add", 1, 1) == 2  # the worker exists
+    host.close()
+    with pytest.raises(NoSuchFunctionError) as e:
+        await host.acall("calc", "add", 1, 2)
+    assert "closed" in e.value.message
+    host2 = load(cache_dir, "calc.wat")
+    host2.close()
+    with pytest.raises(NoSuchFunctionError):  # never used asynchronously before closing
+        await host2.acall("calc", "add", 1, 2)
+
+
+@pytest.mark.asyncio
+async def test_close_stops_a_running_endless_acall_and_fails_queued_ones(cache_dir: Path) -> None:
+    host = load(cache_dir, "calc.wat", timeout_ms=None, trace=True)
+    running = asyncio.ensure_future(host.acall("calc", "spin"))
+    queued = asyncio.ensure_future(host.acall("calc", "add", 1, 2))
+    for _ in range(1000):  # until the guest runs
+        await asyncio.sleep(0.005)
+        if host.traces:
+            break
+    assert host.traces
+    closer = threading.Thread(target=host.close)
+    closer.start()
+    await asyncio.get_running_loop().run_in_executor(None, closer.join, 20)
+    assert not closer.is_alive(), "close() hung on a guest in an endless loop"
+    with pytest.raises(CallTimeoutError) as e:
+        await running
+    assert "closed" in e.value.message and e.value.extension == "calc"
+    with pytest.raises(CallError) as e2:  # a coded error, not a CancelledError
+        await queued
+    assert "closed" in e2.value.message
+
+
+def test_close_stops_a_sync_call_running_in_another_thread(cache_dir: Path) -> None:
+    host = load(cache_dir, "calc.wat", timeout_ms=None)
+    started = threading.Event()
+    outcome: list[object] = []
+
+    def run() -> None:
+        started.set()
+        try:
+            outcome.append(host.call("calc", "spin"))
+        except CallError as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert started.wait(5)
+    rt = host.runtimes["calc"]
+    for _ in range(2000):  # until the call holds calc
+        if rt.active is not None:
+            break
+        threading.Event().wait(0.002)
+    host.close()
+    t.join(20)
+    assert not t.is_alive()
+    assert isinstance(outcome[0], CallTimeoutError) and "closed" in outcome[0].message
+
+
+def test_close_releases_module_registries_and_the_host(cache_dir: Path) -> None:
+    before = (len(_PROXIES), len(_RUNTIMES))
+    with load(cache_dir, "calc.wat", "twice.wat") as host:
+        assert host.call("twice", "twice", 2) == 4
+        assert len(_PROXIES) > before[0]
+        ref = weakref.ref(host)
+    del host
+    gc.collect()
+    assert (len(_PROXIES), len(_RUNTIMES)) == before
+    assert ref() is None, "the closed host is still referenced"
+
+
+# ------------------------------------------------------------------ options
+
+@pytest.mark.parametrize(("option", "value", "words"), [
+    ("timeout_ms", -5, "timeout_ms"),
+    ("timeout_ms", 0, "timeout_ms"),
+    ("fuel", -1, "fuel"),
+    ("memory_mb", 0, "memory_mb"),
+    ("instances", -2, "instances"),
+    ("tables", -1, "tables"),
+    ("restart_budget", -1, "restart_budget"),
+    ("tick_ms", 0, "tick_ms"),
+    ("max_file_size", 0, "max_file_size"),
+    ("timeout_ms", "30", "timeout_ms"),
+    ("fuel", True, "fuel"),
+])
+def test_bad_option_values_are_usage_errors(option: str, value: object, words: str) -> None:
+    with pytest.raises(UsageError) as e:
+        Host.load(HOST / "calc.wat", **{option: value})  # type: ignore[arg-type]
+    assert words in str(e.value) and repr(value) in str(e.value)
+
+
+def test_restart_budget_zero_means_no_restart(cache_dir: Path) -> None:
+    with load(cache_dir, "calc.wat", restart_budget=0) as host:
+        with pytest.raises(CallError):
+            host.call("calc", "boom")
+        with pytest.raises(CallError) as e:
+            host.call("calc", "add", 1, 1)
+        assert e.value.code == "extension-faulted" and e.value.function is not None
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0])
+def test_a_call_timeout_must_be_positive(cache_dir: Path, timeout: float) -> None:
+    with load(cache_dir, "calc.wat", timeout_ms=60_000) as host:
+        with pytest.raises(UsageError) as e:
+            host.call("calc", "spin", timeout=timeout)
+        assert "timeout" in str(e.value)
+        with pytest.raises(UsageError):
+            asyncio.run(host.acall("calc", "spin", timeout=timeout))
+        assert host.call("calc", "add", 1, 1) == 2
+
+
+# ------------------------------------------------------------------ calls
+
+def test_reentrant_call_into_the_same_function_keeps_each_calls_arguments_and_result(cache_dir: Path) -> None:
+    """The argument array and result slot of a function are reused between calls; a nested call
+    into the same function must not change what the outer call computes."""
+    holder: dict[str, Host] = {}
+    seen: list[int] = []
+
+    def cb(x: int) -> int:
+        seen.append(x)
+        if x >= 1000:
+            inner = int(holder["h"].call("echo", "call-host", x - 1000))
+            return x + inner * 10
+        return x + 1
+
+    with load(cache_dir, "echo.wat", interfaces={CB: {"cb": cb}}, reentrancy=True) as host:
+        holder["h"] = host
+        # outer: cb(1005) → inner call-host(5) → cb(5) = 6 → outer returns 1005 + 60
+        assert host.call("echo", "call-host", 1005) == 1065
+        assert seen == [1005, 5]
+        f = host.function("echo", "call-host")
+        assert [f(1000 + i) for i in range(3)] == [1000 + 10, 1001 + 20, 1002 + 30]
+
+
+def test_a_host_function_returning_the_wrong_type_is_a_host_error(cache_dir: Path) -> None:
+    with load(cache_dir, "echo.wat", interfaces={CB: {"cb": lambda x: "nope"}}) as host:
+        with pytest.raises(HostFunctionError) as e:
+            host.call("echo", "call-host", 1)
+        assert e.value.code == "host-error" and f"{CB}#cb" in e.value.message
+        assert e.value.__cause__ is not None
