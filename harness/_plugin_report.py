@@ -121,7 +121,8 @@ class RunReport:
                 "version": version,
                 "outcome": "failed" if any(r.outcome == "failed" for r in recs) else "passed",
                 "checks": {r.check: {"outcome": r.outcome, "message": r.message,
-                                     "duration": round(r.duration, 4), "nodeid": r.nodeid}
+                                     "duration": round(r.duration, 4), "nodeid": r.nodeid,
+                                     "details": r.details}
                            for r in recs},
             }
         return {"versions": versions, "duration": round(duration, 3), "summary": self.counts(),

@@ -104,6 +104,10 @@ def test_broken_run_verdicts(broken_run: dict[str, Any]) -> None:
     assert exts["lonely"]["checks"]["linking"]["outcome"] == "skipped"
     assert "resolution failed (missing-import)" in exts["lonely"]["checks"]["linking"]["message"]
     assert "param n" in exts["tm-app"]["checks"]["resolution"]["message"]
+    # the JSON report carries each check's details for tools (docs/validating.md)
+    runs = exts["good"]["checks"]["behaviour"]["details"]["runs"]
+    assert {r["mode"] for r in runs} == {"sync", "async"} and all(r["ok"] for r in runs)
+    assert exts["lonely"]["checks"]["resolution"]["details"]["missing"]
 
 
 def test_reports_are_consistent(broken_run: dict[str, Any]) -> None:
