@@ -338,3 +338,29 @@ def test_result_is_identical_for_any_listing_order(tmp_path: Path) -> None:
 def test_empty_inputs(tmp_path: Path) -> None:
     assert discover([]) == Discovery((), ())
     assert discover([tmp_path]) == Discovery((), ())
+
+
+def test_rejected_extensions_with_a_safe_component_are_listed_as_failed(tmp_path: Path) -> None:
+    """Only to learn their exports later; never a candidate, and no extra diagnostics."""
+    outside = ext(tmp_path.parent / f"{tmp_path.name}-outside", None, outside__wasm=WASM) / "outside.wasm"
+    ext(tmp_path / "badtoml", "name = ", badtoml__wasm=WASM)
+    ext(tmp_path / "badkey", 'name = "renamed"\ncomponent = "impl.wasm"\nversion = 1', impl__wasm=WASM)
+    ext(tmp_path / "wit", 'wit = "../x"', wit__wasm=WASM)
+    ext(tmp_path / "dup", 'name = "twin"', dup__wasm=WASM)
+    ext(tmp_path / "twin", "", twin__wasm=WASM)
+    ext(tmp_path / "invalid", 'name = "9lives"', invalid__wasm=WASM)
+    # rejected too, but their component is not safely inside the folder, or too big
+    escape = ext(tmp_path / "escape", "name = ")
+    (escape / "escape.wasm").symlink_to(outside)
+    ext(tmp_path / "abs", f'component = "{outside}"\nversion = 1')
+    ext(tmp_path / "big", "name = ", big__wasm=b"x" * 101)
+    result = discover([tmp_path], DiscoveryConfig(max_file_size=100))
+    assert result.candidates == ()
+    failed = [(c.name, c.component_path.relative_to(tmp_path).as_posix()) for c in result.failed]
+    assert failed == [("9lives", "invalid/invalid.wasm"), ("badtoml", "badtoml/badtoml.wasm"),
+                      ("renamed", "badkey/impl.wasm"), ("twin", "dup/dup.wasm"),
+                      ("twin", "twin/twin.wasm"), ("wit", "wit/wit.wasm")]
+    assert all(c.manifest.capabilities == c.manifest.capabilities.__class__() for c in result.failed)
+    assert {d.extension for d in result.diagnostics if d.is_error} == {
+        "9lives", "abs", "badtoml", "big", "escape", "renamed", "twin", "wit"}
+    assert len(result.diagnostics) == len(discover([tmp_path], DiscoveryConfig(max_file_size=100)).diagnostics)
