@@ -651,7 +651,10 @@ class Host:
                 self._waiting.pop(me, None)
 
     def _cycle_through(self, me: int, rt: ExtensionRuntime) -> CallContext | None:
-        """If the owner of `rt` waits (transitively) for something `me` holds, that owner's context."""
+        """If the owner of `rt` waits (transitively) for something `me` holds, that owner's context.
+
+        Every thread of a cycle sees it; only one (the highest thread id) is reported, so the
+        others go on once it gives up instead of all failing at once."""
         owner = rt.owner
         seen: set[int] = set()
         first: CallContext | None = None
@@ -664,7 +667,7 @@ class Host:
                 first = entry[1]
             nxt = entry[0].owner
             if nxt == me:
-                return first
+                return first if me > max(seen) else None
             owner = nxt
         return None
 

@@ -194,3 +194,55 @@ def test_a_host_function_returning_the_wrong_type_is_a_host_error(cache_dir: Pat
             host.call("echo", "call-host", 1)
         assert e.value.code == "host-error" and f"{CB}#cb" in e.value.message
         assert e.value.__cause__ is not None
+
+
+def test_functions_taken_before_a_restart_call_the_new_store(cache_dir: Path) -> None:
+    """`host.function` and the consumer's proxies look the provider's function up per call: after
+    a restart nothing calls a Func with the Store it no longer belongs to (that would abort)."""
+    with load(cache_dir, "calc.wat", "twice.wat") as host:
+        add = host.function("calc", "add")
+        twice = host.function("twice", "twice")
+        assert add(1, 2) == 3 and twice(3) == 6
+        old = host.runtimes["calc"].store
+        with pytest.raises(CallError):
+            host.call("calc", "boom")
+        assert twice(4) == 8  # the proxy reaches the restarted calc
+        assert add(2, 2) == 4
+        assert host.runtimes["calc"].store is not old
+        assert [ev.kind for ev in host.events] == ["fault", "restart"]
+
+
+def test_a_deadlock_fails_one_thread_and_lets_the_other_finish(cache_dir: Path, tmp_path: Path) -> None:
+    import shutil
+    for name in ("echo-a", "echo-b"):
+        shutil.copy(HOST / "echo.wat", tmp_path / f"{name}.wat")
+    barrier = threading.Barrier(2, timeout=5)
+    holder: dict[str, Host] = {}
+
+    def cb(x: int) -> int:
+        if x >= 10:  # the nested call itself
+            return x
+        barrier.wait()  # both threads now hold their own extension
+        other = "echo-b" if x == 1 else "echo-a"
+        return int(holder["h"].call(other, "call-host", 10 + x))
+
+    results: dict[int, object] = {}
+
+    def run(which: int) -> None:
+        try:
+            results[which] = holder["h"].call("echo-a" if which == 1 else "echo-b", "call-host", which)
+        except CallError as e:
+            results[which] = e
+
+    with Host.load(tmp_path, cache_dir=str(cache_dir), interfaces={CB: {"cb": cb}}) as host:
+        holder["h"] = host
+        threads = [threading.Thread(target=run, args=(i,)) for i in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        assert not any(t.is_alive() for t in threads)
+    codes = sorted(r.code if isinstance(r, CallError) else "ok" for r in results.values())
+    assert codes == ["deadlock", "ok"], results
+    winner = next(k for k, r in results.items() if not isinstance(r, CallError))
+    assert results[winner] == 10 + winner
