@@ -830,11 +830,11 @@ def _check_unique(ext: MockExtension, what: str, names: list[str]) -> None:
 
 # --------------------------------------------------------------------------- TOML + folder
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would accept a trailing newline
 
 
 def _toml_key(k: str) -> str:
-    return k if _BARE_KEY.match(k) else _toml_str(k)
+    return k if _BARE_KEY.fullmatch(k) else _toml_str(k)
 
 
 def _toml_str(s: str) -> str:
