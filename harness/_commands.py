@@ -144,7 +144,7 @@ class CommandRegistry:
         seen: set[str] = set()
         for item in listed:
             name = str(getattr(item, "name", ""))
-            if not _VALID_NAME.match(name):
+            if not _VALID_NAME.fullmatch(name):
                 self._problem(extension, name or "<empty>",
                               f"{extension} offers a command named {name!r}; a command name must be "
                               f"non-empty without `:` or whitespace; it is ignored", command=name)

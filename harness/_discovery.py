@@ -195,7 +195,7 @@ class _Run:
         return resolved
 
     def check_name(self, name: str, where: Path) -> bool:
-        if NAME_PATTERN.match(name):
+        if NAME_PATTERN.fullmatch(name):
             return True
         self.report("invalid-name",
                     f"extension name {name!r} (from {where}) must start with a letter and contain only "

@@ -36,7 +36,7 @@ class Version:
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        m = _SEMVER.match(text)
+        m = _SEMVER.fullmatch(text)
         if not m:
             raise ValueError(f"not a semantic version: {text!r}")
         return cls(int(m[1]), int(m[2]), int(m[3]), m[4] or "", m[5] or "")
@@ -87,7 +87,7 @@ class InterfaceName:
     @classmethod
     def parse(cls, text: str) -> InterfaceName | None:
         """None for names that are not interface names (plain kebab names)."""
-        m = _IFACE.match(text)
+        m = _IFACE.fullmatch(text)
         if not m:
             return None
         version = None

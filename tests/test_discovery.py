@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 from pathlib import Path
@@ -252,9 +253,9 @@ def test_huge_file_is_never_read(tmp_path: Path) -> None:
     assert codes(result) == [("file-too-large", "big")]
 
 
-@pytest.mark.parametrize("name", ["1st", "has space", "dot.ted", "_under", "ünï"])
+@pytest.mark.parametrize("name", ["1st", "has space", "dot.ted", "_under", "ünï", "trailing\n"])
 def test_invalid_manifest_name(tmp_path: Path, name: str) -> None:
-    root = ext(tmp_path / "ext", f'name = "{name}"', ext__wasm=WASM)
+    root = ext(tmp_path / "ext", f"name = {json.dumps(name)}", ext__wasm=WASM)
     result = discover([root])
     assert result.candidates == ()
     assert codes(result) == [("invalid-name", name)]

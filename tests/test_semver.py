@@ -118,3 +118,8 @@ def test_cached_name_parsing_matches_on_random_text(text: str) -> None:
     from harness._resolve import _parse
 
     assert _parse(text) == InterfaceName.parse(text)
+
+
+@pytest.mark.parametrize("text", ["ext:js/lib@1.0.0\n", "ext:js/lib\n", "ext:js/lib@1.0.0 "])
+def test_names_with_trailing_whitespace_are_not_interface_names(text: str) -> None:
+    assert InterfaceName.parse(text) is None
