@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_load_options(p_call)
     p_call.set_defaults(handler=_cmd_call)
 
+    p_wit = sub.add_parser(
+        "wit", help="print the host contract (WIT package ext:host@0.1.0)",
+        description="Print wit/host.wit, the contract extensions are built against; with --path, "
+                    "print where it is (copy it into your extension's wit/deps/).")
+    p_wit.add_argument("--path", action="store_true", help="print the file's path instead of its text")
+    p_wit.set_defaults(handler=_cmd_wit)
+
     _add_extension_commands(sub)
     return parser
 
@@ -145,6 +152,14 @@ def _looks_like_option(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------- inspect
+
+def _cmd_wit(args: argparse.Namespace) -> int:
+    from ._contract import host_wit_path
+
+    path = host_wit_path()
+    print(path if args.path else path.read_text(encoding="utf-8"), end="" if not args.path else "\n")
+    return 0
+
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from ._pipeline import inspect

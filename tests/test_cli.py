@@ -340,3 +340,14 @@ def test_inspect_json_path_is_absolute_or_null(tmp_path: Path, capsys: pytest.Ca
     (row,) = json.loads(out)["extensions"]
     assert code == 1 and row["name"] == "bad"
     assert Path(row["path"]).is_absolute() and row["path"].startswith(str(bad))
+
+
+def test_wit_prints_the_host_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["wit"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("/// The contract") and "package ext:host@0.1.0;" in text
+    assert main(["wit", "--path"]) == 0
+    path = capsys.readouterr().out.strip()
+    assert path.endswith("host.wit") and Path(path).read_text(encoding="utf-8") == text
