@@ -26,7 +26,7 @@ from ._diagnostics import Diagnostic
 from ._model import ConformanceExample
 from ._names import InterfaceName
 from ._plugin_regression import read_snapshot, snapshot_of, verdict, write_snapshot
-from ._witypes import FuncT, InstanceT
+from ._witypes import FuncT
 
 if TYPE_CHECKING:
     from ._host import Host
@@ -313,15 +313,7 @@ class SuiteRun:
         return None
 
     def _signature(self, host: Host, name: str, key: str) -> FuncT | None:
-        a = host.runtimes[name].analysed
-        iface, _, func = key.rpartition("#")
-        for e in a.exports:
-            if iface and e.name == iface and isinstance(e.item, InstanceT):
-                item = e.item.get(func)
-                return item if isinstance(item, FuncT) else None
-            if not iface and e.name == key and isinstance(e.item, FuncT):
-                return e.item
-        return None
+        return host.runtimes[name].signature(key)
 
     def check_behaviour(self, name: str) -> CheckResult:
         host, early = self._linked(name, "behaviour")
