@@ -23,6 +23,7 @@ Keys (all optional; see docs/writing-extensions.md):
 from __future__ import annotations
 
 import datetime
+import difflib
 import json
 import re
 import tomllib
@@ -96,10 +97,14 @@ class _Reader:
     def unknown(self, table: Mapping[str, Any], known: frozenset[str], prefix: str) -> None:
         for key in sorted(set(table) - known):
             full = f"{prefix}{key}"
+            near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            hint = (f"did you mean `{prefix}{near[0]}`?" if near
+                    else f"known keys here: {', '.join(sorted(known))}")
             self.diagnostics.append(Diagnostic(
                 "unknown-manifest-key", f"{self.path.name}: unknown key `{full}` is ignored",
-                extension=self.extension, subject=full, severity="warning",
-                details={"path": str(self.path), "key": full},
+                extension=self.extension, subject=full, severity="warning", hint=hint,
+                details={"path": str(self.path), "key": full, **({"did_you_mean": f"{prefix}{near[0]}"}
+                                                                  if near else {})},
             ))
 
     def string(self, table: Mapping[str, Any], key: str, prefix: str = "") -> str | None:

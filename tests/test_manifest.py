@@ -319,3 +319,13 @@ def test_wat_file_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(WatSyntaxError) as info:
         assemble_wat_file(path)
     assert (info.value.line, info.value.column) == (2, 6)
+
+
+def test_unknown_key_hint_suggests_the_nearest_known_key(tmp_path: Path) -> None:
+    path = tmp_path / "extension.toml"
+    path.write_text('name = "a"\ncomponnet = "a.wasm"\n[limits]\ntimeout = 5\nzzz = 1\n')
+    _, diags = parse_manifest(path, default_name="a")
+    hints = {d.subject: d.hint for d in diags if d.code == "unknown-manifest-key"}
+    assert hints["componnet"] == "did you mean `component`?"
+    assert hints["limits.timeout"] == "did you mean `limits.timeout_ms`?"
+    assert hints["limits.zzz"].startswith("known keys here: ") and "timeout_ms" in hints["limits.zzz"]

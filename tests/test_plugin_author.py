@@ -47,7 +47,7 @@ def test_a_misspelt_manifest_key_is_named_in_the_discovery_failure(pytester: pyt
     result.assert_outcomes(failed=1, skipped=6)
     result.stdout.fnmatch_lines(["*adder: discovery failed*", "*missing-component*",
                                  "*warning unknown-manifest-key [[]componnet[]]*",
-                                 "*fix: remove the key or check its spelling*"])
+                                 "*fix: did you mean `component`?*"])
 
 
 def test_a_discovery_warning_shows_in_the_passing_message(pytester: pytest.Pytester) -> None:
