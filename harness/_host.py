@@ -17,8 +17,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,6 @@ from ._calls import (
     current_context,
     error_text,
     forget_stock_exception,
-    new_error,
     stock_failure,
     wrap_host_function,
 )
@@ -50,8 +48,10 @@ from ._errors import (
     UsageError,
 )
 from ._fastpath import ArgumentProblem
+from ._hostconfig import HostConfig, HostEvent, LogRecord, TraceEvent
 from ._model import Analysed, Capabilities, Resolution, Status
 from ._names import InterfaceName
+from ._proxy import FAST_DEPTH, PROXIES, Proxy, proxy_callback, proxy_finalize, register
 from ._runtime import ExtensionRuntime, RuntimeLimits
 from ._witypes import InstanceT
 
@@ -66,8 +66,6 @@ _monotonic = time.monotonic
 HOST_LOG = InterfaceName.parse("ext:host/log@0.1.0")
 _LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
            "warn": logging.WARNING, "error": logging.ERROR}
-_MAX_DEPTH = 150
-_FAST_DEPTH = 16  # deeper chains take the checked path, which also measures Python's stack
 _STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
 _CLOSE_GRACE = 5.0  # seconds `close()` waits for running calls to stop
 
@@ -89,66 +87,6 @@ def _has_stack_room(levels: int = _STACK_HEADROOM) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class HostConfig:
-    """Everything `Host.load(**config)` accepts."""
-
-    cache_dir: str | None = None
-    use_cache: bool = True
-    max_file_size: int = 64 * 1024 * 1024
-    timeout_ms: int | None = 30_000
-    fuel: int | None = None
-    memory_mb: int | None = None
-    instances: int | None = None
-    tables: int | None = None
-    restart_budget: int = 3
-    reentrancy: bool = False
-    max_depth: int = 64
-    tick_ms: int = 5
-    strict: bool = False
-    grant_outside_folder: bool = False
-    run_init: bool = True
-    trace: bool = False
-    """Record start/end events of async calls in `Host.traces` (tests snapshot them)."""
-    interfaces: Mapping[str, Mapping[str, Callable[..., Any]]] = field(default_factory=dict)
-    """Interfaces the host serves with Python functions: {"ns:pkg/iface@1.0.0": {"func": callable}}."""
-
-    @classmethod
-    def from_kwargs(cls, config: dict[str, Any]) -> HostConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise UsageError(f"unknown Host option(s): {', '.join(unknown)}; "
-                             f"known: {', '.join(sorted(known))}")
-        cfg = cls(**config)
-        cfg.validate()
-        return cfg
-
-    def validate(self) -> None:
-        """Refuse values that would silently mean something else (0 ms timeout = none, ...)."""
-        def is_int(v: object) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        for name in ("timeout_ms", "fuel", "memory_mb", "instances", "tables"):
-            v = getattr(self, name)
-            if v is not None and not (is_int(v) and v >= 1):
-                raise UsageError(f"Host option {name} must be a positive integer or None, got {v!r}")
-        for name, low in (("restart_budget", 0), ("tick_ms", 1), ("max_file_size", 1)):
-            v = getattr(self, name)
-            if not (is_int(v) and v >= low):
-                raise UsageError(f"Host option {name} must be an integer >= {low}, got {v!r}")
-        if not (is_int(self.max_depth) and 1 <= self.max_depth <= _MAX_DEPTH):
-            raise UsageError(f"Host option max_depth must be between 1 and {_MAX_DEPTH}, got {self.max_depth!r}")
-        for name in ("use_cache", "reentrancy", "strict", "grant_outside_folder", "run_init", "trace"):
-            v = getattr(self, name)
-            if not isinstance(v, bool):
-                raise UsageError(f"Host option {name} must be True or False, got {v!r}")
-        for iface, funcs in self.interfaces.items():
-            for fname, fn in funcs.items():
-                if not callable(fn):
-                    raise UsageError(f"Host option interfaces: {iface}#{fname} must be callable, got {fn!r}")
-
-
 def _check_timeout(timeout: float | None) -> None:
     """A per-call timeout of 0 or less would mean "no limit" or "already over": refuse it."""
     if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
@@ -159,116 +97,6 @@ def _check_timeout(timeout: float | None) -> None:
 def _closed_error(extension: str, function: str) -> NoSuchFunctionError:
     return NoSuchFunctionError(f"{extension}: {function}: the host is closed", extension=extension,
                                function=function)
-
-
-@dataclass(frozen=True)
-class HostEvent:
-    """Something the host did on its own: a fault, a restart, an init."""
-
-    kind: str  # "fault" | "restart" | "init" | "restart-failed"
-    extension: str
-    message: str
-    time: float = field(default_factory=time.monotonic, compare=False)
-
-
-@dataclass(frozen=True)
-class TraceEvent:
-    """`start`/`end` of an async call as its extension's worker saw it; `seq` orders all events."""
-
-    kind: str
-    extension: str
-    function: str
-    seq: int
-    outcome: str = ""  # "ok" or the error code, on `end`
-    time: float = field(default_factory=time.monotonic, compare=False)
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    extension: str
-    level: str
-    message: str
-
-
-class _Proxy:
-    """One imported function of a consumer, forwarding to the provider's export."""
-
-    __slots__ = ("consumer", "host", "key", "label", "provider")
-
-    def __init__(self, host: Host, consumer: str, provider: ExtensionRuntime, key: str) -> None:
-        self.host = host
-        self.consumer = consumer
-        self.provider = provider
-        self.key = key
-        self.label = key
-
-    def forward(self, args: Any, nargs: int, results: Any, nresults: int) -> int:
-        """Hand the caller's C arrays to the provider's function; never raises into C."""
-        host = self.host
-        ctx = current_context()
-        rt = self.provider
-        frames = ctx.frames
-        try:
-            if rt.owner != ctx.thread_id and len(frames) < _FAST_DEPTH and rt.lock.acquire(False):
-                rt.owner = ctx.thread_id
-                rt.depth = 1
-                rt.active = ctx
-                frames.append((rt.name, self.key, rt))
-            else:
-                host._enter(rt, ctx, self.key)
-        except CallError as e:
-            if ctx.pending is None:
-                ctx.pending = e
-            return new_error(str(e))
-        try:
-            bound = rt.funcs.get(self.key) if rt.store is not None and not host._fuel else None
-            if bound is None:
-                bound = host._live_function(rt, ctx, self.key)
-            err = bound.raw_call(args, nargs, results, nresults)
-            if err:
-                text = error_text(err)
-                if ctx.pending is None:
-                    ctx.pending = stock_failure(text, ctx) or classify_error(
-                        text, extension=rt.name, function=self.key, chain=ctx.chain(),
-                        memory_limited=rt.limits.memory_mb is not None)
-                rt.mark_faulted(ctx.pending.code)
-                return new_error(text)
-            return 0
-        except CallError as e:
-            if ctx.pending is None:
-                ctx.pending = e
-            return new_error(str(e))
-        except BaseException as e:  # never into C
-            if ctx.pending is None:
-                err2 = ExtensionFaultedError(f"{rt.name}: proxy failed: {e!r}", extension=rt.name,
-                                             function=self.key, chain=ctx.chain())
-                err2.__cause__ = e
-                ctx.pending = err2
-            return new_error(f"ext-harness: proxy failed: {e!r}")
-        finally:
-            frames.pop()
-            rt.depth -= 1
-            if rt.depth == 0:
-                rt.owner = None
-                rt.active = None
-            rt.lock.release()
-
-
-_PROXIES: dict[int, _Proxy] = {}
-_proxy_ids = itertools.count(1)
-
-
-@ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
-def _proxy_cb(data: Any, _context: Any, _ty: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
-    try:
-        return _PROXIES[data or 0].forward(args, nargs, results, nresults)
-    except BaseException as e:  # pragma: no cover - forward() already catches
-        return new_error(f"ext-harness: proxy failed: {e!r}")
-
-
-@ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
-def _proxy_finalize(data: Any) -> None:
-    _PROXIES.pop(data or 0, None)
 
 
 class Host:
@@ -290,7 +118,7 @@ class Host:
         self._status: dict[str, Status] = dict(self.resolution.status)
         self._graph = threading.Lock()
         self._waiting: dict[int, tuple[ExtensionRuntime, CallContext, str]] = {}
-        self._proxy_keys: list[int] = []  # this host's entries in `_PROXIES`, dropped on close
+        self._proxy_keys: list[int] = []  # this host's entries in `PROXIES`, dropped on close
         self._closed = False
         self._max_depth = config.max_depth
         self._fuel = bool(self.engine_config.consume_fuel)
@@ -356,7 +184,7 @@ class Host:
         if self._ticker is not None and idle and self._ticker is not threading.current_thread():
             self._ticker.join(timeout=1)
         for pid in self._proxy_keys:
-            _PROXIES.pop(pid, None)
+            PROXIES.pop(pid, None)
         self._proxy_keys.clear()
 
     def _tick(self) -> None:
@@ -505,13 +333,11 @@ class Host:
         assert isinstance(item, InstanceT)
         with root.add_instance(import_name) as inst:
             for fname, _ in item.funcs():
-                proxy = _Proxy(self, consumer, provider, f"{export_name}#{fname}")
-                pid = next(_proxy_ids)
-                _PROXIES[pid] = proxy
+                pid = register(Proxy(self, consumer, provider, f"{export_name}#{fname}"))
                 self._proxy_keys.append(pid)
                 raw = fname.encode("utf-8")
                 err = ffi.wasmtime_component_linker_instance_add_func(
-                    inst.ptr(), ctypes.create_string_buffer(raw), len(raw), _proxy_cb, pid, _proxy_finalize)
+                    inst.ptr(), ctypes.create_string_buffer(raw), len(raw), proxy_callback, pid, proxy_finalize)
                 if err:
                     raise _LinkFailure("instantiation-failed", import_name,
                                        f"{consumer}: cannot define {import_name}#{fname}: {error_text(err)}")
@@ -592,7 +418,7 @@ class Host:
             raise ReentrancyError(
                 f"call depth {depth} reached the cap ({self.config.max_depth}) calling {rt.name}:{label}",
                 extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
-        if depth >= _FAST_DEPTH and not _has_stack_room():
+        if depth >= FAST_DEPTH and not _has_stack_room():
             # Hops through Python host functions cost many frames each; running out inside a
             # ctypes callback would be swallowed and misreported, so refuse the hop here.
             raise ReentrancyError(
@@ -753,7 +579,7 @@ class Host:
             limit = timeout if timeout is not None else rt.timeout_s
             ctx.deadline = _monotonic() + limit if limit else None  # waiting for the lock counts
             ctx.cancel = cancel
-        if rt.owner != ctx.thread_id and len(frames) < _FAST_DEPTH and rt.lock.acquire(False):
+        if rt.owner != ctx.thread_id and len(frames) < FAST_DEPTH and rt.lock.acquire(False):
             rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
             rt.depth = 1
             rt.active = ctx

@@ -18,7 +18,8 @@ from harness._errors import (
     NoSuchFunctionError,
     UsageError,
 )
-from harness._host import _PROXIES, Host
+from harness._host import Host
+from harness._proxy import PROXIES as _PROXIES
 from harness._runtime import _RUNTIMES
 
 HOST = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
