@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._diagnostics import Diagnostic
-from ._errors import CallError
+from ._errors import CallError, UsageError
 
 if TYPE_CHECKING:
     from ._host import Host
@@ -60,25 +60,40 @@ class CallTrace:
         return dict(sorted(out.items()))
 
 
+def trace_of(host: Host, since: int = 0) -> CallTrace:
+    """The async calls a host loaded with `trace=True` ran, as its extensions' workers saw them:
+    start and end (with `ok` or the error code) in the order each extension ran them."""
+    trace = CallTrace()
+    for ev in sorted(host.traces[since:], key=lambda e: e.seq):
+        trace.add(ev.extension, ev.kind, ev.function.rpartition("#")[2],
+                  "" if ev.kind == "start" else ev.outcome)
+    return trace
+
+
 async def traced_gather(host: Host, calls: Iterable[tuple[str, str, Sequence[Any]]]) -> CallTrace:
-    """Run calls concurrently (one worker per extension, as `Host.acall` does) and trace them."""
+    """Run calls concurrently with `Host.acall` and return their trace (see `trace_of`).
+
+    The host must be loaded with `trace=True`; failed calls are part of the trace, not raised.
+    """
+    if not host.config.trace:
+        raise UsageError("traced_gather needs a host loaded with trace=True (ext_host(..., trace=True))")
     from ._values import to_json
 
+    calls = list(calls)
+    since = len(host.traces)
+    results = await asyncio.gather(*(host.acall(e, f, *a) for e, f, a in calls), return_exceptions=True)
+    # Each extension's worker runs its calls in submission order, so its n-th `end` event
+    # belongs to its n-th call: that is where the returned value is shown.
+    values: dict[str, list[Any]] = {}
+    for (ext, _, _), result in zip(calls, results, strict=True):
+        values.setdefault(ext, []).append(result)
     trace = CallTrace()
-    loop = asyncio.get_running_loop()
-
-    def run(ext: str, function: str, args: Sequence[Any]) -> None:
-        trace.add(ext, "start", function)
-        try:
-            value = host.call(ext, function, *args)
-        except CallError as e:
-            trace.add(ext, "end", function, f"error {e.code}")
-            return
-        trace.add(ext, "end", function, f"ok {to_json(value, None)!r}")
-
-    futures = [loop.run_in_executor(host.runtimes[e].executor(), run, e, f, a) if e in host.runtimes
-               else loop.run_in_executor(None, run, e, f, a) for e, f, a in calls]
-    await asyncio.gather(*futures)
+    for ext, kind, function, outcome in trace_of(host, since).events:
+        if kind == "end" and outcome == "ok" and values.get(ext):
+            outcome = f"ok {to_json(values[ext].pop(0), None)!r}"
+        elif kind == "end" and values.get(ext):
+            values[ext].pop(0)
+        trace.add(ext, kind, function, outcome)
     return trace
 
 

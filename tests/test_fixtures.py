@@ -17,7 +17,7 @@ from harness._codes import DIAGNOSTIC_CODES
 from harness._errors import CallError, WatSyntaxError
 from harness._mock import STRING, U32, AddParams, MockFunction, MockInterface, ext, fn, iface, list_of
 from harness._plugin_scenario import ScenarioBuilder, api_name
-from harness._plugin_snapshot import mask, serialize, traced_gather
+from harness._plugin_snapshot import mask, serialize, trace_of, traced_gather
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_FROM_THE_PIPELINE = {"duplicate-command", "bad-command"}  # from the command registry, not from loading
@@ -157,12 +157,48 @@ def test_call_error_envelope(scenario: Any, ext_host: Any, ext_snapshot: Any) ->
 
 
 def test_async_trace(scenario: Any, ext_host: Any, ext_snapshot: Any) -> None:
-    host = ext_host(scenario.diamond())
+    host = ext_host(scenario.diamond(), trace=True)
     calls = [("top", "get", [i]) for i in range(3)] + [("bottom", "get", [9]), ("left", "get", [2])]
     trace = asyncio.run(traced_gather(host, calls))
     per = trace.per_extension()
-    assert [e[0] for e in per["top"]] == ["start", "end"] * 3
+    assert [e[0] for e in per["top"]] == ["start", "end"] * 3  # serialized within one extension
     assert trace == ext_snapshot
+
+
+def test_async_trace_of_timeouts_and_cancellation(mock_extension: Any, ext_host: Any, ext_snapshot: Any) -> None:
+    """A timed-out call and a cancelled one both stop the guest; the calls queued behind them still run."""
+    from harness._mock import Loop
+
+    folder = mock_extension(ext("busy", exports=[iface("t:busy/lib@1.0.0", fn("spin", (), U32, Loop()),
+                                                       fn("add", [("a", U32), ("b", U32)], U32, AddParams()))]))
+    host = ext_host(folder, trace=True)
+
+    async def scenario_() -> None:
+        timed_out = host.acall("busy", "spin", timeout=0.05)
+        after = host.acall("busy", "add", 1, 2)
+        assert await asyncio.gather(timed_out, after, return_exceptions=True) == [ANY_TIMEOUT, 3]
+        task = asyncio.create_task(host.acall("busy", "spin", timeout=60))
+        while len(host.traces) < 5:  # the spin has started
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await host.acall("busy", "add", 2, 2) == 4
+
+    asyncio.run(scenario_())
+    trace = trace_of(host)
+    assert [(k, f, o) for k, f, o in trace.per_extension()["busy"]] == [
+        ("start", "spin", ""), ("end", "spin", "timeout"), ("start", "add", ""), ("end", "add", "ok"),
+        ("start", "spin", ""), ("end", "spin", "timeout"), ("start", "add", ""), ("end", "add", "ok")]
+    assert trace == ext_snapshot
+
+
+class _AnyTimeout:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CallError) and other.code == "timeout"
+
+
+ANY_TIMEOUT = _AnyTimeout()
 
 
 @pytest.mark.ext_limits(timeout_ms=50)
