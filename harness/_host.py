@@ -173,13 +173,15 @@ class Host:
             # Store and is refused instead of instantiating the extension again.
             got = rt.lock.acquire(timeout=max(0.0, give_up - time.monotonic()))
             if not got:
+                # Left registered, so the epoch callback still finds it and stops the guest
+                # ("closed") as soon as it runs wasm again.
                 idle = False
                 log.warning("closing: %s is still busy after %.0f s; not waiting for it", rt.name, _CLOSE_GRACE)
+                continue
             try:
                 rt.close()
             finally:
-                if got:
-                    rt.lock.release()
+                rt.lock.release()
         self._stop_ticker.set()  # the ticker keeps going while any guest still runs
         if self._ticker is not None and idle and self._ticker is not threading.current_thread():
             self._ticker.join(timeout=1)

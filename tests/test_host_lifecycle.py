@@ -247,3 +247,52 @@ def test_a_deadlock_fails_one_thread_and_lets_the_other_finish(cache_dir: Path, 
     assert codes == ["deadlock", "ok"], results
     winner = next(k for k, r in results.items() if not isinstance(r, CallError))
     assert results[winner] == 10 + winner
+
+
+WAIT_THEN_SPIN = """
+(component
+  (import "test:host/cb@1.0.0" (instance $host (export "cb" (func (param "x" u32) (result u32)))))
+  (core func $cb (canon lower (func $host "cb")))
+  (core module $m
+    (import "host" "cb" (func $cb (param i32) (result i32)))
+    (func (export "run") (param i32) (result i32) local.get 0 call $cb drop (loop $l br $l) i32.const 0))
+  (core instance $i (instantiate $m (with "host" (instance (export "cb" (func $cb))))))
+  (func $run (param "x" u32) (result u32) (canon lift (core func $i "run")))
+  (instance $out (export "run" (func $run)))
+  (export "test:wait/lib@1.0.0" (instance $out)))
+"""
+
+
+def test_a_guest_busy_in_a_host_function_at_close_is_stopped_when_it_returns_to_wasm(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """close() does not wait forever for a host function; when the guest resumes and spins,
+    the epoch callback still finds it and stops it."""
+    import harness._host as host_module
+
+    (tmp_path / "waiter.wat").write_text(WAIT_THEN_SPIN)
+    entered, release = threading.Event(), threading.Event()
+
+    def cb(x: int) -> int:
+        entered.set()
+        release.wait(timeout=30)
+        return x
+
+    outcome: dict[str, object] = {}
+
+    def run(h: Host) -> None:
+        try:
+            outcome["value"] = h.call("waiter", "run", 1, timeout=60)
+        except CallError as e:
+            outcome["error"] = e
+
+    host = Host.load(tmp_path, cache_dir=str(tmp_path / "cache"), interfaces={CB: {"cb": cb}}, timeout_ms=None)
+    worker = threading.Thread(target=run, args=(host,))
+    worker.start()
+    assert entered.wait(timeout=10)
+    monkeypatch.setattr(host_module, "_CLOSE_GRACE", 0.2)
+    host.close()  # gives up waiting after 0.2 s: the guest is inside cb
+    release.set()  # back into wasm, where it spins
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "the spinning guest was not stopped after close()"
+    err = outcome.get("error")
+    assert isinstance(err, CallError) and err.code == "timeout", outcome
