@@ -120,6 +120,9 @@ class Host:
         self._waiting: dict[int, tuple[ExtensionRuntime, CallContext, str]] = {}
         self._proxy_keys: list[int] = []  # this host's entries in `PROXIES`, dropped on close
         self._closed = False
+        # (extension, name as the caller spelt it) → (runtime, canonical key); a runtime outlives
+        # its restarts, so an entry stays right for the host's lifetime
+        self._names: dict[tuple[str, str], tuple[ExtensionRuntime, str]] = {}
         self._max_depth = config.max_depth
         self._fuel = bool(self.engine_config.consume_fuel)
         self._stop_ticker = threading.Event()
@@ -634,9 +637,13 @@ class Host:
     def call(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
         """Call `function` (`ns:pkg/iface@ver#func`, unversioned, or bare if unique) synchronously.
         `timeout` (seconds, > 0) replaces the extension's limit; waiting for the extension counts."""
-        _check_timeout(timeout)
-        rt = self._runtime(extension, function)
-        return self._invoke(rt, self._resolve_key(rt, function), args, timeout=timeout, cancel=None)
+        if timeout is not None:
+            _check_timeout(timeout)
+        found = self._names.get((extension, function))
+        if found is None or self._closed:
+            rt = self._runtime(extension, function)
+            found = self._names[(extension, function)] = (rt, self._resolve_key(rt, function))
+        return self._invoke(found[0], found[1], args, timeout)
 
     def function(self, extension: str, function: str) -> Callable[..., Any]:
         """A bound callable: the name lookups are done once."""
