@@ -22,7 +22,6 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._diagnostics import Diagnostic, sort_diagnostics
@@ -281,6 +280,8 @@ _EXIT_OK, _EXIT_FAILED, _EXIT_USAGE = 0, 1, 2
 
 def add_cli_commands(sub: Any, add_load_options: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add `ext-harness commands PATH...` and `ext-harness run PATH... COMMAND [ARG...]`."""
+    from .cli import add_call_options
+
     p_list = sub.add_parser(
         "commands", help="list the commands the extensions offer",
         description="List every command offered by the extensions under PATH..., with its qualified "
@@ -299,11 +300,7 @@ def add_cli_commands(sub: Any, add_load_options: Callable[[argparse.ArgumentPars
                     "Exit 0 on success, 1 if the command failed or could not be run, 2 on wrong usage.",
         epilog="example: ext-harness run examples/ eval '1 + 2 * 3'")
     p_run.add_argument("positionals", nargs="*", metavar="PATH... COMMAND [ARG...]")
-    p_run.add_argument("-p", "--path", action="append", default=[], dest="explicit_paths",
-                       metavar="PATH", help="an extension path (repeatable); then no positional is a path")
-    p_run.add_argument("--async", action="store_true", dest="use_async",
-                       help="run the command through asyncio (CommandRegistry.arun)")
-    p_run.add_argument("--timeout-ms", type=int, metavar="N", help="time limit of the command")
+    add_call_options(p_run, "command")
     add_load_options(p_run)
     p_run.set_defaults(handler=_cli_run)
 
@@ -312,20 +309,13 @@ def split_run_positionals(positionals: Sequence[str], explicit_paths: Sequence[s
                           exists: Callable[[str], bool] | None = None) -> tuple[
                               builtins.list[str], str, builtins.list[str]]:
     """(paths, command, args): the paths are the leading arguments that exist on disk."""
-    check = exists or (lambda p: Path(p).exists())
-    items = list(positionals)
-    if explicit_paths:
-        paths = list(explicit_paths)
-    else:
-        n = 0
-        while n < len(items) - 1 and check(items[n]):
-            n += 1
-        if n == 0:
-            if len(items) < 2:
-                raise ValueError("expected PATH... COMMAND [ARG...]")
-            raise ValueError(f"{items[0]!r} does not exist: the leading arguments must be existing "
-                             "extension paths (or name them with -p/--path)")
-        paths, items = items[:n], items[n:]
+    from .cli import leading_paths, missing_path_message
+
+    paths, items = leading_paths(positionals, explicit_paths, 1, exists)
+    if not paths:
+        if len(items) < 2:
+            raise ValueError("expected PATH... COMMAND [ARG...]")
+        raise ValueError(missing_path_message(items[0]))
     if not items:
         raise ValueError("expected COMMAND after the paths")
     return paths, items[0], items[1:]
@@ -379,8 +369,6 @@ def _cli_run(args: argparse.Namespace) -> int:
         paths, command, cmd_args = split_run_positionals(args.positionals, args.explicit_paths)
     except ValueError as e:
         return _usage("run", str(e))
-    if args.timeout_ms is not None and args.timeout_ms <= 0:
-        return _usage("run", f"--timeout-ms must be a positive integer, got {args.timeout_ms}")
     timeout = args.timeout_ms / 1000 if args.timeout_ms else None
     try:
         host = _load(paths, args)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -80,11 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "use -p/--path to name them explicitly.",
         epilog="example: ext-harness call examples/ ext-add 'ext:add/lib#add' 3 4")
     p_call.add_argument("positionals", nargs="*", metavar="PATH... EXTENSION FUNCTION [ARG_JSON...]")
-    p_call.add_argument("-p", "--path", action="append", default=[], dest="explicit_paths",
-                        metavar="PATH", help="an extension path (repeatable); then no positional is a path")
-    p_call.add_argument("--async", action="store_true", dest="use_async",
-                        help="run the call through asyncio (Host.acall)")
-    p_call.add_argument("--timeout-ms", type=_positive_int, metavar="N", help="time limit of the call")
+    add_call_options(p_call, "call")
     _add_load_options(p_call)
     p_call.set_defaults(handler=_cmd_call)
 
@@ -95,18 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_wit.add_argument("--path", action="store_true", help="print the file's path instead of its text")
     p_wit.set_defaults(handler=_cmd_wit)
 
-    _add_extension_commands(sub)
+    from ._commands import add_cli_commands  # `run` and `commands` live with the command registry
+
+    add_cli_commands(sub, _add_load_options)
     return parser
-
-
-def _add_extension_commands(sub: Any) -> None:
-    """`run` and `commands` live in harness._commands: it adds them through
-    `add_cli_commands(subparsers, add_load_options)`; each subparser sets `handler(args) -> int`."""
-    if importlib.util.find_spec(f"{__package__}._commands") is None:
-        return
-    hook = getattr(importlib.import_module(f"{__package__}._commands"), "add_cli_commands", None)
-    if hook is not None:
-        hook(sub, _add_load_options)
 
 
 def _positive_int(text: str) -> int:
@@ -175,29 +161,45 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- call
 
-def split_call_positionals(positionals: Sequence[str], explicit_paths: Sequence[str] = (),
-                           exists: Any = None) -> tuple[list[str], str, str, list[str]]:
-    """(paths, extension, function, raw args) from `call`'s positionals.
-
-    Without explicit paths, the paths are the longest run of leading arguments
-    that exist on disk, leaving at least EXTENSION and FUNCTION.
-    """
-    check = exists or (lambda p: Path(p).exists())
+def leading_paths(positionals: Sequence[str], explicit_paths: Sequence[str], names: int,
+                  exists: Any = None) -> tuple[list[str], list[str]]:
+    """(paths, the rest) for `call` and `run`: the paths are `explicit_paths` (`-p`), else the
+    longest run of leading arguments that exist on disk, leaving at least `names` arguments.
+    Without explicit paths and with none found, the paths are `[]`."""
     items = list(positionals)
     if explicit_paths:
-        paths = list(explicit_paths)
-    else:
-        n = 0
-        while n < len(items) - 2 and check(items[n]):
-            n += 1
-        if n == 0:
-            if not items:
-                raise _Usage("expected PATH... EXTENSION FUNCTION [ARG...]")
-            if len(items) < 3:
-                raise _Usage("expected PATH... EXTENSION FUNCTION [ARG...] (at least 3 arguments)")
-            raise _Usage(f"{items[0]!r} does not exist: the leading arguments must be existing "
-                         "extension paths (or name them with -p/--path)")
-        paths, items = items[:n], items[n:]
+        return list(explicit_paths), items
+    check = exists or (lambda p: Path(p).exists())
+    n = 0
+    while n < len(items) - names and check(items[n]):
+        n += 1
+    return items[:n], items[n:]
+
+
+def missing_path_message(first: str) -> str:
+    return f"{first!r} does not exist: the leading arguments must be existing extension paths " \
+           "(or name them with -p/--path)"
+
+
+def add_call_options(p: argparse.ArgumentParser, what: str) -> None:
+    """The options `call` and `run` share: explicit paths, asyncio, a time limit."""
+    p.add_argument("-p", "--path", action="append", default=[], dest="explicit_paths",
+                   metavar="PATH", help="an extension path (repeatable); then no positional is a path")
+    p.add_argument("--async", action="store_true", dest="use_async",
+                   help=f"run the {what} through asyncio")
+    p.add_argument("--timeout-ms", type=_positive_int, metavar="N", help=f"time limit of the {what}")
+
+
+def split_call_positionals(positionals: Sequence[str], explicit_paths: Sequence[str] = (),
+                           exists: Any = None) -> tuple[list[str], str, str, list[str]]:
+    """(paths, extension, function, raw args) from `call`'s positionals (see `leading_paths`)."""
+    paths, items = leading_paths(positionals, explicit_paths, 2, exists)
+    if not paths:
+        if not items:
+            raise _Usage("expected PATH... EXTENSION FUNCTION [ARG...]")
+        if len(items) < 3:
+            raise _Usage("expected PATH... EXTENSION FUNCTION [ARG...] (at least 3 arguments)")
+        raise _Usage(missing_path_message(items[0]))
     if len(items) < 2:
         raise _Usage("expected EXTENSION and FUNCTION after the paths")
     return paths, items[0], items[1], items[2:]
