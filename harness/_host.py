@@ -416,7 +416,10 @@ class Host:
     # ------------------------------------------------------------------ locking
 
     def _enter(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
-        """Take `rt` for this thread: refuse re-entry and deadlocks instead of hanging."""
+        """Take `rt` for this thread: refuse re-entry and deadlocks instead of hanging.
+
+        The uncontended case and the matching release are written inline in `_invoke` and
+        `Proxy.forward` (the hot paths); this is the checked path they fall back to."""
         me = ctx.thread_id
         depth = len(ctx.frames)
         if depth >= self.config.max_depth:
@@ -444,14 +447,6 @@ class Host:
             rt.depth = 1
             rt.active = ctx
         ctx.frames.append((rt.name, label, rt))
-
-    def _exit(self, rt: ExtensionRuntime, ctx: CallContext) -> None:  # mirrored inline in _invoke
-        ctx.frames.pop()
-        rt.depth -= 1
-        if rt.depth == 0:
-            rt.owner = None
-            rt.active = None
-        rt.lock.release()
 
     def _wait_for(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
         me = ctx.thread_id
