@@ -7,12 +7,11 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from harness import CallError
 from harness._errors import (
     BadArgumentsError,
     CallTimeoutError,
@@ -231,33 +230,9 @@ def test_reentrancy_allowed_with_a_depth_cap(cache_dir: Path) -> None:
     assert sys.getrecursionlimit() >= 1000
 
 
-def test_two_threads_calling_into_each_other_get_deadlock_not_a_hang(cache_dir: Path, tmp_path: Path) -> None:
-    for name in ("echo-a", "echo-b"):
-        shutil.copy(HOST / "echo.wat", tmp_path / f"{name}.wat")
-    barrier = threading.Barrier(2, timeout=5)
-    holder: dict[str, Host] = {}
-
-    def cb(x: int) -> int:
-        barrier.wait()  # both threads now hold their own extension
-        other = "echo-b" if x == 1 else "echo-a"
-        return int(holder["h"].call(other, "ident", x))
-
-    results: dict[int, object] = {}
-
-    def run(which: int) -> None:
-        try:
-            results[which] = holder["h"].call("echo-a" if which == 1 else "echo-b", "call-host", which)
-        except CallError as e:
-            results[which] = e
-
-    with Host.load(tmp_path, cache_dir=str(cache_dir), interfaces={CB: {"cb": cb}}) as host:
-        holder["h"] = host
-        threads = [threading.Thread(target=run, args=(i,)) for i in (1, 2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=10)
-        assert not any(t.is_alive() for t in threads), "deadlock was not detected"
+def test_two_threads_calling_into_each_other_get_deadlock_not_a_hang(
+        cache_dir: Path, tmp_path: Path, crossed_calls: Callable[[Path, Path, str], dict[int, object]]) -> None:
+    results = crossed_calls(tmp_path, cache_dir, "ident")
     deadlocks = [r for r in results.values() if isinstance(r, DeadlockError)]
     assert deadlocks, results
     d = deadlocks[0]

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -213,36 +214,9 @@ def test_functions_taken_before_a_restart_call_the_new_store(cache_dir: Path) ->
         assert [ev.kind for ev in host.events] == ["fault", "restart"]
 
 
-def test_a_deadlock_fails_one_thread_and_lets_the_other_finish(cache_dir: Path, tmp_path: Path) -> None:
-    import shutil
-    for name in ("echo-a", "echo-b"):
-        shutil.copy(HOST / "echo.wat", tmp_path / f"{name}.wat")
-    barrier = threading.Barrier(2, timeout=5)
-    holder: dict[str, Host] = {}
-
-    def cb(x: int) -> int:
-        if x >= 10:  # the nested call itself
-            return x
-        barrier.wait()  # both threads now hold their own extension
-        other = "echo-b" if x == 1 else "echo-a"
-        return int(holder["h"].call(other, "call-host", 10 + x))
-
-    results: dict[int, object] = {}
-
-    def run(which: int) -> None:
-        try:
-            results[which] = holder["h"].call("echo-a" if which == 1 else "echo-b", "call-host", which)
-        except CallError as e:
-            results[which] = e
-
-    with Host.load(tmp_path, cache_dir=str(cache_dir), interfaces={CB: {"cb": cb}}) as host:
-        holder["h"] = host
-        threads = [threading.Thread(target=run, args=(i,)) for i in (1, 2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=10)
-        assert not any(t.is_alive() for t in threads)
+def test_a_deadlock_fails_one_thread_and_lets_the_other_finish(
+        cache_dir: Path, tmp_path: Path, crossed_calls: Callable[[Path, Path, str], dict[int, object]]) -> None:
+    results = crossed_calls(tmp_path, cache_dir, "call-host")
     codes = sorted(r.code if isinstance(r, CallError) else "ok" for r in results.values())
     assert codes == ["deadlock", "ok"], results
     winner = next(k for k, r in results.items() if not isinstance(r, CallError))
