@@ -250,25 +250,9 @@ def type_diff(expected: Item | ValueType | None, found: Item | ValueType | None,
                 return f"{_join(path, 'param ' + en)}: parameter named {fn!r} in provider"
         return type_diff(expected.result, found.result, _join(path, "result"))
     if isinstance(expected, RecordT) and isinstance(found, RecordT):
-        e_names = [n for n, _ in expected.fields]
-        f_names = [n for n, _ in found.fields]
-        if e_names != f_names:
-            return f"{where}expected record fields {e_names}, found {f_names}"
-        for (n, et), (_, ft) in zip(expected.fields, found.fields, strict=True):
-            d = type_diff(et, ft, _join(path, f"field {n}"))
-            if d:
-                return d
-        return None
+        return _members_diff(expected.fields, found.fields, path, "record fields", "field")
     if isinstance(expected, VariantT) and isinstance(found, VariantT):
-        e_cases = [n for n, _ in expected.cases]
-        f_cases = [n for n, _ in found.cases]
-        if e_cases != f_cases:
-            return f"{where}expected variant cases {e_cases}, found {f_cases}"
-        for (n, ec), (_, fc) in zip(expected.cases, found.cases, strict=True):
-            d = type_diff(ec, fc, _join(path, f"case {n}"))
-            if d:
-                return d
-        return None
+        return _members_diff(expected.cases, found.cases, path, "variant cases", "case")
     if isinstance(expected, TupleT) and isinstance(found, TupleT) and \
             len(expected.elements) == len(found.elements):
         for i, (et, ft) in enumerate(zip(expected.elements, found.elements, strict=True)):
@@ -284,6 +268,20 @@ def type_diff(expected: Item | ValueType | None, found: Item | ValueType | None,
         return (type_diff(expected.ok, found.ok, _join(path, "ok"))
                 or type_diff(expected.err, found.err, _join(path, "err")))
     return f"{where}expected {render(expected)}, found {render(found)}"
+
+
+def _members_diff(expected: tuple[tuple[str, Any], ...], found: tuple[tuple[str, Any], ...], path: str,
+                  what: str, member: str) -> str | None:
+    """Records and variants: the same names in the same order, then each member's type."""
+    e_names = [n for n, _ in expected]
+    f_names = [n for n, _ in found]
+    if e_names != f_names:
+        return f"{path + ': ' if path else ''}expected {what} {e_names}, found {f_names}"
+    for (n, et), (_, ft) in zip(expected, found, strict=True):
+        d = type_diff(et, ft, _join(path, f"{member} {n}"))
+        if d:
+            return d
+    return None
 
 
 def _join(path: str, part: str) -> str:
