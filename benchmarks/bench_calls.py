@@ -5,7 +5,9 @@
 2. one cross-extension proxy hop (a guest loop calling the other extension N times) vs a naive
    proxy written with the stock API (`add_func` + stock call);           target ≥ 8×
 3. two CPU-bound calls on two extensions with `asyncio.gather` vs one after the other; target ≥ 1.6×
-4. throughput of 10,000 `acall`s spread over 8 extensions.
+4. throughput of 10,000 `acall`s spread over 8 extensions;
+5. a 5 MB `bytes` argument for a `list<u8>`: wasmtime-py's converter vs the bulk copy, and the
+   whole call (which also holds wasmtime's own copy into the guest and the guest's pass over it).
 
 Rounds alternate between the contenders and the figures are medians: the machine is noisy.
 Run: `python benchmarks/bench_calls.py [--quick]`.
@@ -14,6 +16,7 @@ Run: `python benchmarks/bench_calls.py [--quick]`.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import shutil
 import statistics
 import sys
@@ -21,11 +24,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import wasmtime
+from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
 from harness import Host
+from harness._fastpath import lower_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_WAT = ROOT / "fixtures" / "wat" / "host"
@@ -157,6 +163,32 @@ def bench_throughput(host: Host, names: list[str], calls: int, rounds: int) -> N
     print(f"    {t * 1e3:8.1f} ms   {calls / t:10.0f} calls/s")
 
 
+def bench_bytes(host: Host, size: int, rounds: int) -> None:
+    data = (bytes(range(251)) * (size // 251 + 1))[:size]
+    assert host.call("bytes", "check", data) == size
+    bound = host.runtimes["bytes"].funcs["test:bytes/lib@1.0.0#check"]
+    ty, store = bound.param_types[0], bound.store
+
+    def lowering(lower: Callable[[Any], None]) -> Callable[[], float]:
+        def one() -> float:
+            slot = ffi.wasmtime_component_val_t()
+            t0 = time.perf_counter()
+            lower(slot)
+            elapsed = time.perf_counter() - t0
+            ffi.wasmtime_component_val_delete(ctypes.byref(slot))
+            return elapsed
+        return one
+
+    stock_rounds = 1 if rounds < 5 else 3  # a few seconds each
+    (stock,) = median_of(stock_rounds, lowering(lambda slot: ty.convert_to_c(store, data, ctypes.pointer(slot))))
+    bulk, call = median_of(rounds, lowering(lambda slot: lower_bytes(data, slot)),
+                           lambda: per_call_us(lambda: host.call("bytes", "check", data), 1) / 1e6)
+    print(f"[5] a {size / 2**20:.0f} MiB bytes argument (list<u8>), median s")
+    print(f"    lowering, wasmtime-py's converter:   {stock:8.3f}   ({stock_rounds} round(s))")
+    print(f"    lowering, bulk copy (ext-harness):   {bulk:8.3f}   {stock / bulk:5.1f}× faster")
+    print(f"    whole host.call (bulk lowering):     {call:8.3f}")
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     n, rounds = (2_000, 3) if quick else (20_000, 7)
@@ -165,6 +197,7 @@ def main() -> None:
         shutil.copy(HOST_WAT / "calc.wat", folder / "calc.wat")
         shutil.copy(HOST_WAT / "twice.wat", folder / "twice.wat")
         shutil.copy(HOST_WAT / "calc.wat", folder / "calc2.wat")
+        shutil.copy(HOST_WAT / "bytes.wat", folder / "bytes.wat")
         extra = [f"calc{i}" for i in range(3, 9)]
         for name in extra:
             shutil.copy(HOST_WAT / "calc.wat", folder / f"{name}.wat")
@@ -180,6 +213,7 @@ def main() -> None:
             bench_proxy_hop(host, 2_000 if quick else 20_000, rounds)
             bench_parallel(host, 20_000_000 if quick else 100_000_000, rounds)
             bench_throughput(host, ["calc", "calc2", *extra], 10_000, 3 if quick else 5)
+            bench_bytes(host, 5 * 2**20, 3 if quick else 7)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from ._errors import (
     TrapError,
 )
 from ._fastpath import ArgumentProblem, compile_lift, compile_lower
+from ._values import describe_misfit, int_checker
+from ._witypes import ValueType
 
 if TYPE_CHECKING:
     from ._runtime import ExtensionRuntime
@@ -258,20 +260,19 @@ def stock_failure(text: str, ctx: CallContext) -> CallError | None:
     return err
 
 
-def wrap_host_function(name: str, fn: HostCallable) -> HostCallable:
+def wrap_host_function(name: str, fn: HostCallable, result: ValueType | None = None) -> HostCallable:
     """Wrap a Python host function so its exceptions become `host-error` in the call context.
 
     wasmtime-py's own callback turns the exception into a trap; we record the
     Python cause first so the outer caller gets a `HostFunctionError` chained to it.
+    With `result` (the function's WIT result type), an integer in the result that does
+    not fit its type is a `host-error` too: wasmtime-py would truncate it silently.
     """
+    check = int_checker(result) if result is not None else None
 
     def wrapper(store: Any, *args: Any) -> Any:
         try:
-            result = fn(*args)
-            # wasmtime-py converts `result` after we return; if that fails it reports only
-            # "python exception", so remember who returned it (see `stock_failure`).
-            current_context().last_host = name
-            return result
+            value = fn(*args)
         except CallError as e:  # a nested host.call failed: keep its code and chain
             ctx = current_context()
             if ctx.pending is None:
@@ -288,5 +289,19 @@ def wrap_host_function(name: str, fn: HostCallable) -> HostCallable:
                 err.__cause__ = e
                 ctx.pending = err
             raise
+        bad = check(value) if check is not None else None
+        ctx = current_context()
+        if bad is not None:
+            top = ctx.frames[-1][0] if ctx.frames else None
+            err = HostFunctionError(
+                f"host function {name} returned {describe_misfit(bad)}", extension=top, function=name,
+                chain=[*ctx.chain(), f"host:{name}"], details={"type": bad[2], "path": bad[0] or None})
+            if ctx.pending is None:
+                ctx.pending = err
+            raise err
+        # wasmtime-py converts `value` after we return; if that fails it reports only
+        # "python exception", so remember who returned it (see `stock_failure`).
+        ctx.last_host = name
+        return value
 
     return wrapper

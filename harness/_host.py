@@ -318,7 +318,7 @@ class Host:
                                        f"{ext} imports {name}#{missing[0]}, which the host's {served} lacks")
                 with root.add_instance(name) as inst:
                     for f in wanted:
-                        inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f]))
+                        inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f], item.get(f).result))
                 return
         if parsed is None or HOST_LOG is None or not parsed.compatible_with(HOST_LOG):
             raise _LinkFailure("missing-import", name,
@@ -597,11 +597,14 @@ class Host:
                 bound = self._live_function(rt, ctx, key)
             if len(args) != bound.nparams:
                 bound.lower_args(args)  # raises the bad-arguments error
+            lowering = _monotonic() if bound.needs_free else 0.0  # compound values can take a while
             try:
                 arr = bound.lower(args)
             except ArgumentProblem:
                 bound.lower_args(args)  # re-raises as bad-arguments, naming the parameter
                 raise
+            if lowering and ctx.deadline is not None:  # host-side lowering is not the guest's time
+                ctx.deadline += _monotonic() - lowering
             lift = bound.lift
             if lift is not None:
                 err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, bound.result_ref, 1)

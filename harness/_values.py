@@ -19,7 +19,7 @@ import base64
 import binascii
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -42,14 +42,18 @@ from ._witypes import (
     render,
 )
 
-__all__ = ["args_to_python", "is_tagged", "json_kind", "to_json", "to_python"]
+__all__ = ["INT_RANGES", "IntMisfit", "args_to_python", "describe_misfit", "int_checker", "is_tagged",
+           "json_kind", "to_json", "to_python"]
 
-_INT_RANGES: dict[str, tuple[int, int]] = {
+# The one table of integer ranges: JSON arguments, the argument fast path (`_fastpath`) and
+# the check of compound arguments and host-function results (`int_checker`) all read it.
+INT_RANGES: dict[str, tuple[int, int]] = {
     "s8": (-(2**7), 2**7 - 1), "u8": (0, 2**8 - 1),
     "s16": (-(2**15), 2**15 - 1), "u16": (0, 2**16 - 1),
     "s32": (-(2**31), 2**31 - 1), "u32": (0, 2**32 - 1),
     "s64": (-(2**63), 2**63 - 1), "u64": (0, 2**64 - 1),
 }
+_INT_RANGES = INT_RANGES  # the name harness.strategies reads
 _FLOAT_WORDS: dict[str, float] = {
     "nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
     "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
@@ -145,6 +149,115 @@ def _exact(t: ValueType | None) -> frozenset[type]:
             out |= _exact(payload)
         return frozenset(out)
     return _classes(t)
+
+
+# --------------------------------------------------------------------------- integer ranges
+
+IntMisfit = tuple[str, Any, str]
+"""(where, value, kind): an integer that does not fit its WIT type, `where` a path below the
+value (`""`, `[3]`, `.name`, `.some`, ...)."""
+IntCheck = Callable[[Any], IntMisfit | None]
+
+
+def int_checker(t: ValueType) -> IntCheck | None:
+    """A function finding the first integer in a wasmtime-py value of `t` that does not fit its
+    WIT type (a bool counts as not fitting); None when `t` holds no integer, so nothing is paid.
+
+    wasmtime-py lowers integers with ctypes, which truncates silently (2**40 as a u32 is 0, -1
+    is 4294967295): compound arguments and host-function results are checked with this first.
+    Values of the wrong shape are left alone: wasmtime-py's own lowering refuses them.
+    """
+    return _int_checker(t)
+
+
+@lru_cache(maxsize=4096)
+def _int_checker(t: ValueType) -> IntCheck | None:
+    if isinstance(t, Prim):
+        if t.name not in INT_RANGES:
+            return None
+        kind = t.name
+        lo, hi = INT_RANGES[kind]
+
+        def check_int(v: Any) -> IntMisfit | None:
+            if v.__class__ is bool or (isinstance(v, int) and not lo <= v <= hi):
+                return "", v, kind
+            return None
+        return check_int
+    if isinstance(t, ListT):
+        if t.element == Prim("u8"):
+            return None  # bytes: every element fits
+        element = _int_checker(t.element)
+        if element is None:
+            return None
+
+        def check_list(v: Any) -> IntMisfit | None:
+            if isinstance(v, list):
+                for i, e in enumerate(v):
+                    bad = element(e)
+                    if bad is not None:
+                        return f"[{i}]{bad[0]}", bad[1], bad[2]
+            return None
+        return check_list
+    if isinstance(t, RecordT):
+        fields = [(n, c) for n, f in t.fields if (c := _int_checker(f)) is not None]
+        if not fields:
+            return None
+
+        def check_record(v: Any) -> IntMisfit | None:
+            for name, check in fields:
+                bad = check(getattr(v, name, None))
+                if bad is not None:
+                    return f".{name}{bad[0]}", bad[1], bad[2]
+            return None
+        return check_record
+    if isinstance(t, TupleT):
+        elements = [(i, c) for i, e in enumerate(t.elements) if (c := _int_checker(e)) is not None]
+        if not elements:
+            return None
+        arity = len(t.elements)
+
+        def check_tuple(v: Any) -> IntMisfit | None:
+            if isinstance(v, tuple) and len(v) == arity:
+                for i, check in elements:
+                    bad = check(v[i])
+                    if bad is not None:
+                        return f"[{i}]{bad[0]}", bad[1], bad[2]
+            return None
+        return check_tuple
+    if isinstance(t, (OptionT, ResultT, VariantT)):
+        cases = {name: c for name, p in _cases(t) if p is not None and (c := _int_checker(p)) is not None}
+        if not cases:
+            return None
+        tagged = is_tagged(t)
+
+        def check_case(v: Any) -> IntMisfit | None:
+            tag: str | None
+            if tagged:
+                if not isinstance(v, Variant):
+                    return None
+                tag, payload = v.tag, v.payload
+            else:
+                tag, payload = _wasmtime_pick(t, v), v
+            check = cases.get(tag) if isinstance(tag, str) else None
+            if check is None:
+                return None
+            bad = check(payload)
+            return None if bad is None else (f".{tag}{bad[0]}", bad[1], bad[2])
+        return check_case
+    return None
+
+
+def describe_misfit(bad: IntMisfit) -> str:
+    """`2**40, which does not fit u32 (0..4294967295)`, with `at [3].x` when nested."""
+    where, value, kind = bad
+    lo, hi = INT_RANGES[kind]
+    if value.__class__ is bool:
+        shown = f"{value} (a bool)"
+    elif isinstance(value, int) and value.bit_length() > 128:  # str() of a huge int is slow or refused
+        shown = f"{'-' if value < 0 else ''}an integer of {value.bit_length()} bits"
+    else:
+        shown = repr(value)
+    return f"{shown}{' at ' + where if where else ''}, which does not fit {kind} ({lo}..{hi})"
 
 
 # --------------------------------------------------------------------------- JSON → Python
