@@ -57,6 +57,10 @@ _TABLE: tuple[Code, ...] = (
     Code("not-an-extension", "discovery",
          "a path given to the host is a file that is not an extension (.wasm, .wat or extension.toml)",
          "pass an extension folder, a folder of extensions, or a .wasm/.wat file"),
+    Code("unreadable", "discovery",
+         "a folder (or file) that may hold an extension cannot be read (permissions, I/O error); "
+         "nothing in it is loaded",
+         "make it readable by the user running the host (`ls -ld PATH` shows who may read it)"),
     Code("wat-syntax", "discovery",
          "a .wat file is not valid component text",
          "fix the WAT at the line and column given"),

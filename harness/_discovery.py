@@ -52,13 +52,15 @@ class DiscoveryConfig:
     """Discovery settings.
 
     `max_file_size` caps components and manifests (checked with `stat`, so a huge
-    file is never read). `follow_symlinks=False` ignores symbolic links met while
-    scanning a folder; paths given explicitly are always resolved, and links inside
-    an extension must resolve inside its folder either way.
+    file is never read); `max_manifest_size` caps manifests further, since parsing
+    TOML costs about a second per MiB. `follow_symlinks=False` ignores symbolic
+    links met while scanning a folder; paths given explicitly are always resolved,
+    and links inside an extension must resolve inside its folder either way.
     """
 
     max_file_size: int = 64 * 1024 * 1024
     follow_symlinks: bool = True
+    max_manifest_size: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,10 @@ class _Run:
 
     def add_input(self, shown: Path, resolved: Path) -> None:
         if resolved.is_dir():
-            if os.path.lexists(resolved / MANIFEST_NAME):
+            has_manifest, problem = _has_manifest(resolved)
+            if problem is not None:
+                self.unreadable(resolved, problem)
+            elif has_manifest:
                 self.units[("folder", resolved)].add(shown.name or resolved.name)
             else:
                 self.scan(resolved)
@@ -125,8 +130,7 @@ class _Run:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError as exc:
-            self.report("not-found", f"folder {folder} cannot be listed: {exc.strerror or exc}",
-                        subject=str(folder), path=str(folder))
+            self.unreadable(folder, exc.strerror or str(exc))
             return
         for entry in entries:
             if entry.name.startswith("."):
@@ -136,7 +140,7 @@ class _Run:
             if is_link and not self.config.follow_symlinks:
                 continue
             is_component_name = path.suffix.lower() in _COMPONENT_SUFFIXES
-            resolved, problem = _resolve(path)
+            resolved, problem, code = _resolve_errno(path)
             if resolved is None:
                 if problem == "loop":
                     self.report("symlink-loop", f"{path} is a symbolic link that loops",
@@ -146,14 +150,28 @@ class _Run:
                     self.report("missing-component",
                                 f"{path} cannot be read ({problem})",
                                 extension=path.stem, subject=path.name, path=str(path))
+                elif code not in _ABSENT:  # a dangling link is nothing; a denied one may hide an extension
+                    self.unreadable(path, problem)
                 continue
             if resolved.is_dir():
                 if entry.name in _SKIPPED_DIRS:
                     continue
-                if os.path.lexists(resolved / MANIFEST_NAME):
+                has_manifest, denied = _has_manifest(resolved)
+                if denied is not None:
+                    self.unreadable(resolved, denied)
+                elif has_manifest:
                     self.units[("folder", resolved)].add(entry.name)
             elif resolved.is_file() and is_component_name:
                 self.units[("file", resolved)].add(path.stem)
+
+    def unreadable(self, folder: Path, problem: str) -> None:
+        """A folder that may hold an extension but cannot be read: said, never skipped silently.
+
+        No extension name is attached: the folder's name is only a guess, and an
+        error under a guessed name would fail a readable extension of that name.
+        """
+        self.report("unreadable", f"{folder} cannot be read ({problem}); an extension in it is not loaded",
+                    subject=str(folder), path=str(folder), reason=problem)
 
     # -- units ----------------------------------------------------------------------------------
 
@@ -185,12 +203,13 @@ class _Run:
             self.report(missing_code, f"{what} {shown} in {root} cannot be read: {exc.strerror}",
                         extension=extension, subject=shown, path=str(path))
             return None
-        if size > self.config.max_file_size:
+        limit = self.config.max_file_size
+        if what == "manifest":
+            limit = min(limit, self.config.max_manifest_size)
+        if size > limit:
             self.report("file-too-large",
-                        f"{what} {shown} in {root} is {size} bytes, over the "
-                        f"{self.config.max_file_size}-byte cap",
-                        extension=extension, subject=shown, path=str(resolved), size=size,
-                        limit=self.config.max_file_size)
+                        f"{what} {shown} in {root} is {size} bytes, over the {limit}-byte cap",
+                        extension=extension, subject=shown, path=str(resolved), size=size, limit=limit)
             return None
         return resolved
 
@@ -331,25 +350,34 @@ def discover(paths: Iterable[str | Path], config: DiscoveryConfig = DiscoveryCon
         if not os.path.lexists(raw):
             run.report("not-found", f"{raw} does not exist", subject=str(raw), path=str(raw))
             continue
-        resolved, problem = _resolve(raw)
+        resolved, problem, code = _resolve_errno(raw)
         if resolved is None:
             if problem == "loop":
                 run.report("symlink-loop", f"{raw} is a symbolic link that loops",
                            subject=str(raw), path=str(raw))
-            else:
+            elif code in _ABSENT:
                 run.report("not-found", f"{raw} cannot be opened ({problem})",
                            subject=str(raw), path=str(raw))
+            else:
+                run.unreadable(raw, problem)
             continue
         # the same target given twice is one input; keep the smallest spelling for messages
         if resolved not in resolved_inputs or str(raw) < str(resolved_inputs[resolved]):
             resolved_inputs[resolved] = raw
     for resolved, shown in sorted(resolved_inputs.items()):
-        run.add_input(shown, resolved)
+        try:
+            run.add_input(shown, resolved)
+        except Exception as exc:  # one input's files never stop the others
+            run.unreadable(resolved, _unexpected(exc))
 
     found: list[tuple[Candidate, Path]] = []
     for (kind, path), names in sorted(run.units.items()):
         name = min(names)
-        candidate = run.folder_unit(path, name) if kind == "folder" else run.file_unit(path, name)
+        try:
+            candidate = run.folder_unit(path, name) if kind == "folder" else run.file_unit(path, name)
+        except Exception as exc:  # one extension's files never stop the others
+            run.unreadable(path, _unexpected(exc))
+            continue
         if candidate is not None:
             found.append((candidate, path))
 
@@ -388,14 +416,50 @@ def _unique(diags: list[Diagnostic]) -> tuple[Diagnostic, ...]:
 
 def _resolve(path: Path) -> tuple[Path | None, str]:
     """`path` fully resolved, or None and why ("loop", or the OS's reason)."""
+    resolved, problem, _ = _resolve_errno(path)
+    return resolved, problem
+
+
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR})
+
+
+def _resolve_errno(path: Path) -> tuple[Path | None, str, int | None]:
+    """`_resolve` plus the OS error number, so "absent" can be told from "cannot be read"."""
     try:
-        return path.resolve(strict=True), ""
+        return path.resolve(strict=True), "", None
     except RuntimeError:  # Python < 3.13 reports loops this way
-        return None, "loop"
+        return None, "loop", errno.ELOOP
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            return None, "loop"
-        return None, exc.strerror or type(exc).__name__
+            return None, "loop", errno.ELOOP
+        return None, exc.strerror or type(exc).__name__, exc.errno
+    except ValueError:  # an embedded NUL byte
+        return None, "not a valid path", None
+
+
+def _has_manifest(folder: Path) -> tuple[bool, str | None]:
+    """Whether `folder` holds `extension.toml` (a link counts), or why that cannot be told.
+
+    `os.path.lexists` answers False when the folder cannot be searched (EACCES),
+    which made an unreadable extension vanish without a word.
+    """
+    try:
+        os.lstat(folder / MANIFEST_NAME)
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return False, None
+        return False, exc.strerror or type(exc).__name__
+    except ValueError:
+        return False, "not a valid path"
+    return True, None
+
+
+def _unexpected(exc: Exception) -> str:
+    """An exception nothing above anticipated, as a reason (the OS's words for an OSError)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -48,6 +49,17 @@ _CAP_KEYS = frozenset({"preopens", "inherit_env", "env", "inherit_stdio", "netwo
 _LIMIT_KEYS = ("timeout_ms", "fuel", "memory_mb", "instances", "tables", "table_elements")
 _EXAMPLE_KEYS = frozenset({"function", "args", "expect", "expect_error", "command"})
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+# Bounds on what a manifest may hold. Nesting is capped so every later stage can
+# walk values recursively; paths are capped at Linux's PATH_MAX / NAME_MAX so an
+# over-long one is a manifest error here rather than an OSError at load time.
+MAX_DEPTH = 64
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+# Largest accepted `[limits]` values: each still fits the type wasmtime takes once
+# scaled (`memory_mb` * 2**20 bytes, fuel as a signed 64-bit count).
+LIMIT_MAX: dict[str, int] = {"timeout_ms": 2**32 - 1, "fuel": 2**63 - 1, "memory_mb": 2**32 - 1,
+                             "instances": 2**32 - 1, "tables": 2**32 - 1, "table_elements": 2**32 - 1}
 
 
 def _show(value: Any) -> str:
@@ -116,6 +128,14 @@ class _Reader:
             return None
         return value
 
+    def file_name(self, key: str, value: str | None, what: str = "") -> bool:
+        """False (after reporting) if `value` cannot be a file name; see `_path_problem`."""
+        problem = None if value is None else _path_problem(value)
+        if problem is not None:
+            self.error(key, f"`{key}`{what} {_clip(value or '')} {problem}", value=value)
+            return False
+        return True
+
     def boolean(self, table: Mapping[str, Any], key: str, prefix: str) -> bool:
         value = table.get(key, False)
         if not isinstance(value, bool):
@@ -174,18 +194,8 @@ def parse_manifest(path: Path, *, default_name: str) -> tuple[Manifest | None, l
     manifest is never acted on.
     """
     reader = _Reader(path, default_name)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        position = _toml_position(str(exc), path)
-        reader.error(MANIFEST_NAME, f"not valid TOML: {exc}", **position)
-        return None, reader.diagnostics
-    except UnicodeDecodeError as exc:
-        reader.error(MANIFEST_NAME, f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
-        return None, reader.diagnostics
-    except OSError as exc:
-        reader.error(MANIFEST_NAME, f"cannot be read: {exc.strerror or exc}")
+    data = _read_toml(reader, path)
+    if data is None:
         return None, reader.diagnostics
 
     raw_name = data.get("name")
@@ -206,9 +216,11 @@ def parse_manifest(path: Path, *, default_name: str) -> tuple[Manifest | None, l
     component = reader.string(data, "component")
     if component == "":
         reader.error("component", "`component` must not be empty")
+    reader.file_name("component", component)
     description = reader.string(data, "description") or ""
     world = reader.string(data, "world")
     wit = reader.string(data, "wit")
+    reader.file_name("wit", wit)
 
     provides = _provides(reader, data["provides"]) if "provides" in data else {}
     capabilities = _capabilities(reader, data["capabilities"]) if "capabilities" in data else None
@@ -239,15 +251,94 @@ def manifest_identity(path: Path, *, default_name: str) -> tuple[str, str | None
     key if it is a non-empty string. Used only to learn what a broken extension
     exports, so its dependents are reported as blocked by it.
     """
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+    data = _read_toml(_Reader(path, default_name), path)
+    if data is None:
         return default_name, None
     name = data.get("name")
     component = data.get("component")
+    usable = isinstance(component, str) and component and _path_problem(component) is None
     return (name if isinstance(name, str) and name else default_name,
-            component if isinstance(component, str) and component else None)
+            component if usable else None)
+
+
+def _read_toml(reader: _Reader, path: Path) -> dict[str, Any] | None:
+    """The parsed document, or None after reporting why it cannot be used.
+
+    Everything tomllib can raise for hostile bytes is caught here, not only its
+    decode error: deep nesting raises RecursionError, an integer literal of more
+    than 4300 digits ValueError. A document nested deeper than `MAX_DEPTH` is
+    refused too, so no later stage can hit the recursion limit on it.
+    """
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        reader.error(MANIFEST_NAME, f"not valid TOML: {exc}", **_toml_position(str(exc), path))
+        return None
+    except UnicodeDecodeError as exc:
+        reader.error(MANIFEST_NAME, f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
+        return None
+    except OSError as exc:
+        reader.error(MANIFEST_NAME, f"cannot be read: {exc.strerror or exc}")
+        return None
+    except RecursionError:
+        reader.error(MANIFEST_NAME, f"not valid TOML: nested more than {MAX_DEPTH} levels deep",
+                     limit=MAX_DEPTH)
+        return None
+    except (ValueError, MemoryError) as exc:  # e.g. "Exceeds the limit (4300 digits) for integer ..."
+        reader.error(MANIFEST_NAME, f"not valid TOML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        return None
+    if _depth_exceeds(data, MAX_DEPTH):
+        reader.error(MANIFEST_NAME, f"not valid TOML: nested more than {MAX_DEPTH} levels deep",
+                     limit=MAX_DEPTH)
+        return None
+    return data
+
+
+def _clip(value: str, limit: int = 60) -> str:
+    """`value` quoted for a message (NUL and other controls escaped), cut to `limit` characters."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "…"
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether arrays/tables nest deeper than `limit` (iterative: the point is to avoid recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _path_problem(value: str) -> str | None:
+    """Why `value` cannot name a file on this system, or None.
+
+    Checked when the manifest is read, so such a path is a `bad-manifest` for its
+    extension instead of an exception from the OS layer during discovery or linking.
+    """
+    if "\0" in value:
+        return "contains a NUL character"
+    try:
+        raw = os.fsencode(value)
+    except UnicodeError:
+        return "cannot be encoded as a file name"
+    if len(raw) > MAX_PATH_BYTES:
+        return f"is {len(raw)} bytes long, over the {MAX_PATH_BYTES}-byte limit for a path"
+    longest = max((len(part) for part in raw.split(b"/")), default=0)
+    if longest > MAX_NAME_BYTES:
+        return f"has a {longest}-byte name in it, over the {MAX_NAME_BYTES}-byte limit for a file name"
+    return None
 
 
 def _provides(reader: _Reader, value: Any) -> dict[str, str]:
@@ -299,14 +390,41 @@ def _capabilities(reader: _Reader, value: Any) -> Capabilities | None:
             args = tuple(raw)
         else:
             reader.wrong_type(p + "args", "an array of strings", raw)
+    preopens = _preopens(reader, table["preopens"]) if "preopens" in table else ()
+    env = reader.string_table(table["env"], p + "env") if "env" in table else ()
+    _check_capability_strings(reader, preopens, env, args)
     return Capabilities(
-        preopens=_preopens(reader, table["preopens"]) if "preopens" in table else (),
-        env=reader.string_table(table["env"], p + "env") if "env" in table else (),
+        preopens=preopens,
+        env=env,
         inherit_env=reader.boolean(table, "inherit_env", p),
         inherit_stdio=reader.boolean(table, "inherit_stdio", p),
         network=reader.boolean(table, "network", p),
         args=args,
     )
+
+
+def _check_capability_strings(reader: _Reader, preopens: Any, env: tuple[tuple[str, str], ...],
+                              args: tuple[str, ...]) -> None:
+    """Strings handed to WASI as C strings: a NUL would cut them short (or raise at load).
+
+    Preopen paths (host and guest) must also be usable file names; an environment
+    variable's name must be non-empty and free of `=`.
+    """
+    key = "capabilities.preopens"
+    for entry in preopens:
+        reader.file_name(key, entry[0], " host path")
+        reader.file_name(key, entry[1], " guest path")
+    for name, value in env:
+        if not name or "=" in name or "\0" in name:
+            reader.error("capabilities.env", f"`capabilities.env` name {_clip(name)} must be non-empty and "
+                         "contain neither '=' nor a NUL character", name=name)
+        if "\0" in value:
+            reader.error("capabilities.env", f"`capabilities.env` value of {_clip(name)} ({_clip(value)}) "
+                         "contains a NUL character", name=name, value=value)
+    for i, arg in enumerate(args):
+        if "\0" in arg:
+            reader.error(f"capabilities.args[{i}]", f"`capabilities.args[{i}]` {_clip(arg)} contains a NUL "
+                         "character", value=arg)
 
 
 def _limits(reader: _Reader, value: Any) -> Limits | None:
@@ -321,8 +439,11 @@ def _limits(reader: _Reader, value: Any) -> Limits | None:
         v = table[key]
         # bool is an int subclass in Python; `true` is not a limit.
         if type(v) is not int or v <= 0:
-            reader.error(f"limits.{key}", f"`limits.{key}` must be a positive integer, not {_show(v)}",
+            reader.error(f"limits.{key}", f"`limits.{key}` must be a positive integer, not {_cut(_show(v))}",
                          expected="a positive integer", found=_type_name(v))
+        elif v > LIMIT_MAX[key]:
+            reader.error(f"limits.{key}", f"`limits.{key}` is {_cut(str(v))}, over its maximum {LIMIT_MAX[key]}",
+                         expected=f"at most {LIMIT_MAX[key]}", found=_cut(str(v)))
         else:
             values[key] = v
     return Limits(**values)

@@ -365,3 +365,152 @@ def test_rejected_extensions_with_a_safe_component_are_listed_as_failed(tmp_path
     assert {d.extension for d in result.diagnostics if d.is_error} == {
         "9lives", "abs", "badtoml", "big", "escape", "renamed", "twin", "wit"}
     assert len(result.diagnostics) == len(discover([tmp_path], DiscoveryConfig(max_file_size=100)).diagnostics)
+
+
+# ------------------------------------------------------------------ hostile manifests (issue 9, finding 10)
+
+HOSTILE_MANIFESTS = {
+    "deep-array": "x = " + "[" * 3000 + "]" * 3000,
+    "deep-table": "x = " + "{a = " * 3000 + "1" + "}" * 3000,
+    "nul-component": 'component = "h\\u0000.wasm"',
+    "long-component": 'component = "' + "h" * 5000 + '.wasm"',
+    "huge-int-literal": "version = " + "9" * 5000,
+    "nul-preopen": '[capabilities]\npreopens = { "d\\u0000" = "/d" }',
+    "nul-name": 'name = "h\\u0000"',
+}
+
+
+@pytest.mark.parametrize("manifest", HOSTILE_MANIFESTS.values(), ids=HOSTILE_MANIFESTS.keys())
+def test_a_hostile_manifest_fails_only_its_own_extension(tmp_path: Path, manifest: str) -> None:
+    """Before: RecursionError / ValueError escaped `discover`, so no extension was found."""
+    ext(tmp_path / "good", "", good__wasm=WASM)
+    ext(tmp_path / "hostile", manifest, hostile__wasm=WASM)
+    result = discover([tmp_path])
+    assert result.names == ("good",)
+    errors = [d for d in result.diagnostics if d.is_error]
+    assert errors and {d.code for d in errors} <= {"bad-manifest", "invalid-name"}
+    assert all(len(d.message) < 1000 for d in errors)  # a 5000-character value is cut in the message
+
+
+def test_nothing_in_one_extension_escapes_discovery(tmp_path: Path) -> None:
+    """The last line of defence: an exception no check foresaw is that extension's diagnostic."""
+    ext(tmp_path / "good", "", good__wasm=WASM)
+    ext(tmp_path / "odd", "", odd__wasm=WASM)
+    real = Path.stat
+
+    def stat(self: Path, *a: object, **kw: object) -> os.stat_result:
+        if self.name == "odd.wasm":
+            raise RuntimeError("unforeseen")
+        return real(self, *a, **kw)  # type: ignore[arg-type]
+
+    with mock.patch.object(Path, "stat", stat):
+        result = discover([tmp_path])
+    assert result.names == ("good",)
+    [d] = result.diagnostics
+    assert (d.code, d.subject) == ("unreadable", str((tmp_path / "odd").resolve()))
+    assert "RuntimeError: unforeseen" in d.message
+
+
+# ------------------------------------------------------------------ unreadable folders (issue 9, finding 11)
+
+def test_a_folder_that_cannot_be_searched_is_diagnosed_not_skipped(tmp_path: Path) -> None:
+    """EACCES on `extension.toml` made `os.path.lexists` answer False: the extension vanished silently."""
+    ext(tmp_path / "good", "", good__wasm=WASM)
+    secret = ext(tmp_path / "secret", "", secret__wasm=WASM)
+    real_lstat = os.lstat
+
+    def lstat(path: object, *a: object, **kw: object) -> os.stat_result:
+        if Path(os.fsdecode(path)) == secret / "extension.toml":  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied", os.fsdecode(path))  # type: ignore[arg-type]
+        return real_lstat(path, *a, **kw)  # type: ignore[arg-type]
+
+    with mock.patch("os.lstat", lstat):
+        scanned = discover([tmp_path])
+        given = discover([secret])
+    for result in (scanned, given):
+        [d] = result.diagnostics
+        assert (d.code, d.extension, d.severity) == ("unreadable", None, "error")
+        assert d.subject == str(secret.resolve()) and "Permission denied" in d.message
+        assert d.hint
+    assert scanned.names == ("good",)
+
+
+def test_a_folder_that_cannot_be_listed_is_unreadable(tmp_path: Path) -> None:
+    with mock.patch("harness._discovery.os.scandir", side_effect=PermissionError(13, "Permission denied")):
+        result = discover([tmp_path])
+    assert codes(result) == [("unreadable", None)]
+
+
+def _discover_as_nobody(folder: Path) -> list[tuple[str, str | None, str | None]]:
+    """Discover in a forked child that dropped root (root reads every folder whatever its mode)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            result = discover([folder])
+            payload = json.dumps([[d.code, d.extension, d.subject] for d in result.diagnostics]
+                                 + [["name", c.name, None] for c in result.candidates])
+            os.write(write_end, payload.encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    import select
+    chunks = []
+    deadline = 30.0
+    while True:
+        ready, _, _ = select.select([read_end], [], [], deadline)
+        if not ready:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("discovery as nobody did not finish in 30 s")
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return [tuple(x) for x in json.loads(b"".join(chunks))]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_really_unreadable_folder_is_diagnosed() -> None:
+    import shutil
+    import tempfile
+    base = Path(tempfile.mkdtemp(prefix="unreadable-"))  # not under tmp_path: root-only (0700) parents
+    try:
+        base.chmod(0o755)
+        folder = ext(base / "exts", None)
+        folder.chmod(0o755)
+        ext(folder / "good", "", good__wasm=WASM)
+        secret = ext(folder / "secret", "", secret__wasm=WASM)
+        for p in (folder / "good", folder / "good" / "extension.toml", folder / "good" / "good.wasm"):
+            p.chmod(0o755)
+        secret.chmod(0o000)
+        if os.geteuid() == 0:
+            found = _discover_as_nobody(folder)
+        else:
+            result = discover([folder])
+            found = [(d.code, d.extension, d.subject) for d in result.diagnostics] + [
+                ("name", c.name, None) for c in result.candidates]
+        assert sorted(found, key=str) == [("name", "good", None), ("unreadable", None, str(secret))]
+    finally:
+        (base / "exts" / "secret").chmod(0o755)
+        shutil.rmtree(base)
+
+
+def test_manifests_have_a_cap_of_their_own(tmp_path: Path) -> None:
+    """tomllib takes about a second per MiB: a 64 MiB manifest would stall discovery for a minute."""
+    ext(tmp_path / "big", "# " + "x" * (1024 * 1024), big__wasm=WASM)
+    ext(tmp_path / "fine", "# " + "x" * 1000, fine__wasm=WASM)
+    result = discover([tmp_path])
+    assert result.names == ("fine",)
+    [d] = result.diagnostics
+    assert (d.code, d.extension, d.details["limit"]) == ("file-too-large", "big", 1024 * 1024)
+    assert discover([tmp_path], DiscoveryConfig(max_manifest_size=2 * 1024 * 1024)).names == ("big", "fine")

@@ -169,6 +169,28 @@ BAD_CASES: list[tuple[str, str, str, str]] = [
      "conformance.example[0].expect", "both `expect` and `expect_error`"),
     ('[[conformance.example]]\nfunction = "f"\nexpect = 1979-05-27', "bad-manifest",
      "conformance.example[0].expect", "date/time"),
+    # hostile values: each is this manifest's error, never an exception (issue 9, finding 10)
+    ('x = ' + "[" * 2000 + "]" * 2000, "bad-manifest", "extension.toml", "nested more than 64 levels"),
+    ('x = ' + "{a = " * 70 + "1" + " }" * 70, "bad-manifest", "extension.toml", "nested more than 64 levels"),
+    ('x = ' + "1" * 5000, "bad-manifest", "extension.toml", "4300 digits"),
+    ('component = "a\\u0000.wasm"', "bad-manifest", "component", "NUL character"),
+    ('component = "' + "a/" * 2100 + 'x.wasm"', "bad-manifest", "component", "4096-byte limit"),
+    ('component = "' + "a" * 256 + '.wasm"', "bad-manifest", "component", "255-byte limit"),
+    ('wit = "w\\u0000"', "bad-manifest", "wit", "NUL character"),
+    ('[capabilities]\npreopens = { "d\\u0000" = "/data" }', "bad-manifest", "capabilities.preopens",
+     "host path 'd\\x00' contains a NUL"),
+    ('[capabilities]\npreopens = [{ host = "d", guest = "/d\\u0000" }]', "bad-manifest",
+     "capabilities.preopens", "guest path '/d\\x00' contains a NUL"),
+    ('[capabilities]\npreopens = { "' + "d" * 300 + '" = "/data" }', "bad-manifest", "capabilities.preopens",
+     "255-byte limit"),
+    ('[capabilities]\nenv = { "A\\u0000" = "x" }', "bad-manifest", "capabilities.env", "NUL"),
+    ('[capabilities]\nenv = { "A=B" = "x" }', "bad-manifest", "capabilities.env", "'='"),
+    ('[capabilities]\nenv = { "" = "x" }', "bad-manifest", "capabilities.env", "non-empty"),
+    ('[capabilities]\nenv = { A = "x\\u0000y" }', "bad-manifest", "capabilities.env", "value of 'A'"),
+    ('[capabilities]\nargs = ["ok", "a\\u0000"]', "bad-manifest", "capabilities.args[1]", "NUL character"),
+    ('[limits]\nmemory_mb = 17592186044416', "bad-manifest", "limits.memory_mb", "over its maximum 4294967295"),
+    ('[limits]\nfuel = 18446744073709551616', "bad-manifest", "limits.fuel", "over its maximum"),
+    ('[limits]\ntimeout_ms = 4294967296', "bad-manifest", "limits.timeout_ms", "over its maximum"),
 ]
 
 
@@ -329,3 +351,21 @@ def test_unknown_key_hint_suggests_the_nearest_known_key(tmp_path: Path) -> None
     assert hints["componnet"] == "did you mean `component`?"
     assert hints["limits.timeout"] == "did you mean `limits.timeout_ms`?"
     assert hints["limits.zzz"].startswith("known keys here: ") and "timeout_ms" in hints["limits.zzz"]
+
+
+def test_limits_accept_their_maximum_and_paths_up_to_the_os_limits(tmp_path: Path) -> None:
+    """The bounds added against hostile values leave every usable value usable."""
+    from harness._manifest import LIMIT_MAX
+    limits = "\n".join(f"{k} = {v}" for k, v in LIMIT_MAX.items())
+    component = ("a" * 255 + "/") * 15 + "b" * 250 + ".wasm"  # 4095 bytes, names of 255
+    text = f'component = "{component}"\nwit = "{"w" * 255}"\n[limits]\n{limits}\n'
+    manifest, diags = parse_manifest(_write(tmp_path, text), default_name="ext")
+    assert manifest is not None, [str(d) for d in diags]
+    assert manifest.limits == Limits(**LIMIT_MAX)
+
+
+def test_a_nested_table_within_the_depth_limit_is_fine(tmp_path: Path) -> None:
+    text = 'x = ' + "[" * 60 + "]" * 60 + "\n"
+    manifest, diags = parse_manifest(_write(tmp_path, text), default_name="ext")
+    assert manifest is not None
+    assert [d.code for d in diags] == ["unknown-manifest-key"]
