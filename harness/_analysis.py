@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import pickle
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ from typing import Any
 
 import wasmtime
 
-from . import _names, _witypes
+from . import _names, _typejson, _witypes
 from ._cache import CompileCache
 from ._diagnostics import Diagnostic, sort_diagnostics
 from ._engine import EngineConfig, shared_engine
@@ -30,7 +30,6 @@ from ._names import classify
 from ._wat import assemble_wat_file
 from ._witypes import (
     ComponentItem,
-    FuncT,
     InstanceT,
     Item,
     ModuleItem,
@@ -215,46 +214,60 @@ def _fully_converted(raw: tuple[_Named, _Named]) -> bool:
     return not any(isinstance(item, Exception) for part in raw for _, item in part)
 
 
+_INTERFACE_FORMAT = "ext-harness/interface"
+_INTERFACE_VERSION = 1  # of the document below; the `model` fingerprint covers the converter's code
+
+
 @functools.cache
 def _schema() -> str:
     """Fingerprint of the model's source: a cached interface from other code is not trusted."""
     h = hashlib.sha256()
-    for module in (_witypes, _names):
+    for module in (_witypes, _names, _typejson):
         h.update(Path(module.__file__ or "").read_bytes())
     return h.hexdigest()
 
 
 def _load_interface(cache: CompileCache, digest: str, cfg: EngineConfig
                     ) -> tuple[_Named, _Named] | None:
+    """The cached interface (JSON, authenticated by the cache), or None; an unusable one is deleted."""
     data = cache.load_extra(digest, cfg, _INTERFACE_KIND)
     if data is None:
         return None
     try:
-        schema, imports, exports = pickle.loads(data)
-        if schema == _schema() and _well_formed(imports) and _well_formed(exports):
-            return imports, exports
-    except Exception:  # unpickling an entry from another version of the model
+        doc = json.loads(data)
+        if (isinstance(doc, dict) and doc.get("format") == _INTERFACE_FORMAT
+                and doc.get("version") == _INTERFACE_VERSION and doc.get("model") == _schema()):
+            return _named_from_json(doc.get("imports")), _named_from_json(doc.get("exports"))
+    except (ValueError, RecursionError):  # not JSON, or a shape the decoder does not know
         pass
     cache.discard_extra(digest, cfg, _INTERFACE_KIND)
     return None
 
 
-def _well_formed(part: object) -> bool:
-    return isinstance(part, tuple) and all(
-        isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], _ITEM_TYPES)
-        for p in part)
+def _named_from_json(part: object) -> _Named:
+    if not isinstance(part, list):
+        raise ValueError("expected a list of [name, item] pairs")
+    out: list[tuple[str, Item | Exception]] = []
+    for pair in part:
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise ValueError("expected a [name, item] pair")
+        out.append((pair[0], _typejson.item_from_json(pair[1])))
+    return tuple(out)
 
 
-_ITEM_TYPES = (FuncT, InstanceT, ResourceItem, TypeItem, ModuleItem, ComponentItem)
+def _interface_to_json(raw: tuple[_Named, _Named]) -> bytes:
+    """Only for a fully converted interface (no exceptions among the items)."""
+    def part(named: _Named) -> list[object]:
+        return [[n, _typejson.item_to_json(i)] for n, i in named if not isinstance(i, Exception)]
+
+    doc = {"format": _INTERFACE_FORMAT, "version": _INTERFACE_VERSION, "model": _schema(),
+           "imports": part(raw[0]), "exports": part(raw[1])}
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def _store_interface(cache: CompileCache, digest: str, cfg: EngineConfig,
                      raw: tuple[_Named, _Named]) -> None:
-    try:
-        data = pickle.dumps((_schema(), raw[0], raw[1]), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # pragma: no cover - the model is plain frozen dataclasses
-        return
-    cache.store_extra(digest, cfg, _INTERFACE_KIND, data)
+    cache.store_extra(digest, cfg, _INTERFACE_KIND, _interface_to_json(raw))
 
 
 def _unsupported(candidate: Candidate, import_name: str, what: str) -> Diagnostic:

@@ -354,26 +354,35 @@ def test_cached_interface_still_reports_unsupported_imports(config: AnalysisConf
     assert len(_iface_files(config)) == 1
 
 
-@pytest.mark.parametrize("damage", ["flip", "foreign-schema", "not-a-pickle"])
+@pytest.mark.parametrize("damage", ["flip", "foreign-model", "old-version", "not-json", "bad-shape", "deep"])
 def test_unusable_cached_interface_is_rebuilt(config: AnalysisConfig, damage: str) -> None:
-    import pickle
+    import json
 
-    from harness import _cache as cache_module
+    from harness._analysis import _INTERFACE_KIND, _interface_to_json
 
+    assert config.cache is not None
     first = ok(WAT / "analysis_types.wat", config)
     [side] = _iface_files(config)
+    digest = hashlib.sha256(wasm_of("analysis_types.wat")).hexdigest()
     if damage == "flip":
         data = bytearray(side.read_bytes())
         data[10:20] = bytes(b ^ 0xFF for b in data[10:20])
         side.write_bytes(bytes(data))
-    else:
-        payload = (pickle.dumps(("some-older-model", (), ())) if damage == "foreign-schema"
-                   else b"\x80\x05this is not a pickle")
-        trailer = cache_module._TRAILER.pack(cache_module._MAGIC, len(payload),
-                                             hashlib.sha256(payload).digest())
-        side.write_bytes(payload + trailer)  # checksum valid: only the content is wrong
+    else:  # sealed with the right key: only the content is wrong
+        doc = json.loads(_interface_to_json(((), ())))
+        if damage == "foreign-model":
+            payload = json.dumps({**doc, "model": "some-older-model"}).encode()
+        elif damage == "old-version":
+            payload = json.dumps({**doc, "version": 0}).encode()
+        elif damage == "not-json":
+            payload = b"\x80\x05this is not JSON"
+        elif damage == "bad-shape":
+            payload = json.dumps({**doc, "exports": [["run", ["func", [["x", "u128"]], None]]]}).encode()
+        else:
+            payload = b'{"exports":' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # RecursionError in json
+        config.cache.store_extra(digest, config.engine, _INTERFACE_KIND, payload)
 
-    cache = CompileCache(config.cache.root)  # type: ignore[union-attr]
+    cache = CompileCache(config.cache.root)
     again = ok(WAT / "analysis_types.wat", AnalysisConfig(cache=cache))
     assert again.cached is True  # the compiled code was fine
     assert cache.stats.rejected == 1
