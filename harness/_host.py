@@ -10,6 +10,7 @@ a sandbox that denies everything the manifest does not grant.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ctypes
 import difflib
 import itertools
@@ -53,6 +54,7 @@ from ._model import Analysed, Capabilities, Resolution, Status
 from ._names import InterfaceName
 from ._proxy import FAST_DEPTH, PROXIES, Proxy, proxy_callback, proxy_finalize, register
 from ._runtime import ExtensionRuntime, RuntimeLimits
+from ._text import printable
 from ._witypes import InstanceT
 
 if TYPE_CHECKING:
@@ -111,7 +113,9 @@ class Host:
         self.resolution: Resolution = inspection.resolution
         self.runtimes: dict[str, ExtensionRuntime] = {}
         self.events: list[HostEvent] = []
-        self.logs: list[LogRecord] = []
+        self.logs: collections.deque[LogRecord] = collections.deque(maxlen=config.max_log_records)
+        self.logs_dropped = 0  # records pushed out of `logs` by newer ones
+        self._log_lock = threading.Lock()
         self.traces: list[TraceEvent] = []
         self._seq = itertools.count()
         self._link_diags: list[Diagnostic] = []
@@ -325,10 +329,22 @@ class Host:
                                f"{ext} imports {name}, which the host does not provide "
                                f"(it provides {HOST_LOG})")
 
+        cap = self.config.max_log_message
+
         def host_log(level: str, message: str) -> None:
+            # Bounded: a guest may log without end (2000 × 1 MiB took 2 GB before).
             lvl = str(level)
-            self.logs.append(LogRecord(ext, lvl, message))
-            log.log(_LEVELS.get(lvl, logging.INFO), "[%s] %s", ext, message)
+            text = str(message)
+            cut = len(text) - cap
+            if cut > 0:
+                text = f"{text[:cap]}… [truncated: {cut} more characters]"
+            with self._log_lock:
+                if len(self.logs) == self.logs.maxlen:
+                    self.logs_dropped += 1
+                self.logs.append(LogRecord(ext, lvl, text, max(cut, 0)))
+            py_level = _LEVELS.get(lvl, logging.INFO)
+            if log.isEnabledFor(py_level):
+                log.log(py_level, "[%s] %s", ext, printable(text))
 
         with root.add_instance(name) as inst:
             inst.add_func("log", wrap_host_function(f"{name}#log", host_log))

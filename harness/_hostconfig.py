@@ -12,6 +12,8 @@ from ._errors import UsageError
 __all__ = ["MAX_DEPTH", "HostConfig", "HostEvent", "LogRecord", "TraceEvent"]
 
 MAX_DEPTH = 150  # the largest `max_depth` accepted; Python's stack is also measured per hop
+MAX_LOG_RECORDS = 10_000_000  # the largest `max_log_records` accepted
+MAX_LOG_MESSAGE = 16 * 1024 * 1024  # the largest `max_log_message` accepted (characters)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class HostConfig:
     run_init: bool = True
     trace: bool = False
     """Record start/end events of async calls in `Host.traces` (tests snapshot them)."""
+    max_log_records: int = 10_000
+    """`Host.logs` keeps the newest this many records; older ones are dropped and counted."""
+    max_log_message: int = 4_096
+    """Characters of a log message kept; the rest is cut and a marker says how much."""
     interfaces: Mapping[str, Mapping[str, Callable[..., Any]]] = field(default_factory=dict)
     """Interfaces the host serves with Python functions: {"ns:pkg/iface@1.0.0": {"func": callable}}."""
 
@@ -62,6 +68,10 @@ class HostConfig:
             v = getattr(self, name)
             if not (is_int(v) and v >= low):
                 raise UsageError(f"Host option {name} must be an integer >= {low}, got {v!r}")
+        for name, low, high in (("max_log_records", 0, MAX_LOG_RECORDS), ("max_log_message", 64, MAX_LOG_MESSAGE)):
+            v = getattr(self, name)
+            if not (is_int(v) and low <= v <= high):
+                raise UsageError(f"Host option {name} must be an integer from {low} to {high}, got {v!r}")
         if not (is_int(self.max_depth) and 1 <= self.max_depth <= MAX_DEPTH):
             raise UsageError(f"Host option max_depth must be between 1 and {MAX_DEPTH}, got {self.max_depth!r}")
         for name in ("use_cache", "reentrancy", "strict", "grant_outside_folder", "run_init", "trace"):
@@ -98,6 +108,10 @@ class TraceEvent:
 
 @dataclass(frozen=True)
 class LogRecord:
+    """One `ext:host/log` call. A message longer than `max_log_message` is cut: `message` ends
+    with a `… [truncated: N more characters]` marker and `truncated` is N (0 when complete)."""
+
     extension: str
     level: str
     message: str
+    truncated: int = 0
