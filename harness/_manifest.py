@@ -59,7 +59,8 @@ MAX_NAME_BYTES = 255
 # Largest accepted `[limits]` values: each still fits the type wasmtime takes once
 # scaled (`memory_mb` * 2**20 bytes, fuel as a signed 64-bit count).
 LIMIT_MAX: dict[str, int] = {"timeout_ms": 2**32 - 1, "fuel": 2**63 - 1, "memory_mb": 2**32 - 1,
-                             "instances": 2**32 - 1, "tables": 2**32 - 1, "table_elements": 2**32 - 1}
+                             "memories": 2**32 - 1, "instances": 2**32 - 1, "tables": 2**32 - 1,
+                             "table_elements": 2**32 - 1}
 
 
 def _show(value: Any) -> str:
@@ -411,9 +412,10 @@ def _check_capability_strings(reader: _Reader, preopens: Any, env: tuple[tuple[s
     variable's name must be non-empty and free of `=`.
     """
     key = "capabilities.preopens"
-    for entry in preopens:
-        reader.file_name(key, entry[0], " host path")
-        reader.file_name(key, entry[1], " guest path")
+    for entry in preopens:  # a `Preopen`, or a (host, guest) pair
+        host, guest = (entry.host, entry.guest) if hasattr(entry, "host") else (entry[0], entry[1])
+        reader.file_name(key, host, " host path")
+        reader.file_name(key, guest, " guest path")
     for name, value in env:
         if not name or "=" in name or "\0" in name:
             reader.error("capabilities.env", f"`capabilities.env` name {_clip(name)} must be non-empty and "
@@ -441,9 +443,10 @@ def _limits(reader: _Reader, value: Any) -> Limits | None:
         if type(v) is not int or v <= 0:
             reader.error(f"limits.{key}", f"`limits.{key}` must be a positive integer, not {_cut(_show(v))}",
                          expected="a positive integer", found=_type_name(v))
-        elif v > LIMIT_MAX[key]:
-            reader.error(f"limits.{key}", f"`limits.{key}` is {_cut(str(v))}, over its maximum {LIMIT_MAX[key]}",
-                         expected=f"at most {LIMIT_MAX[key]}", found=_cut(str(v)))
+        elif v > LIMIT_MAX.get(key, 2**32 - 1):
+            most = LIMIT_MAX.get(key, 2**32 - 1)
+            reader.error(f"limits.{key}", f"`limits.{key}` is {_cut(str(v))}, over its maximum {most}",
+                         expected=f"at most {most}", found=_cut(str(v)))
         else:
             values[key] = v
     return Limits(**values)
