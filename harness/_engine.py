@@ -81,6 +81,11 @@ def make_engine(cfg: EngineConfig) -> wasmtime.Engine:
     config.max_wasm_stack = cfg.max_wasm_stack
     config.cranelift_opt_level = cfg.cranelift_opt_level
     config.cranelift_nan_canonicalization = cfg.nan_canonicalization
+    # Threads are off: wasmtime validates shared memories and atomics by default but
+    # then refuses to instantiate a shared memory ("shared memory support is disabled
+    # for this engine"), so such a component passed `inspect` and failed to load. With
+    # threads off it fails to compile, which analysis reports as `invalid-component`.
+    config.wasm_threads = False
     return wasmtime.Engine(config)
 
 
