@@ -24,6 +24,7 @@ from ._engine import EngineConfig, shared_engine
 from ._model import Analysed, Candidate, Endpoint, Link, Resolution
 from ._names import InterfaceName
 from ._resolve import resolve
+from ._serves import check_links, served_interfaces
 
 __all__ = ["Inspection", "inspect"]
 
@@ -63,25 +64,36 @@ class Inspection:
 def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None, use_cache: bool = True,
             max_file_size: int = 64 * 1024 * 1024, consume_fuel: bool | None = None,
             engine_config: EngineConfig | None = None,
-            host_interfaces: Iterable[str] = ()) -> Inspection:
+            host_interfaces: Iterable[str] | Mapping[str, Any] = ()) -> Inspection:
     """Run the three analysis stages on `paths`; never raises for a user's mistake.
 
     `host_interfaces` names interfaces the host itself serves (Python functions
     given to `Host.load`): imports compatible with them are not looked for in
-    other extensions.
+    other extensions. Given as `Host.load`'s `interfaces` mapping (name → functions),
+    an import of a function the mapping lacks is a `missing-import` here.
+
+    An extension reported ok links (`_serves.check_links`): every import is one
+    the host's linker serves.
     """
     found = discover(list(paths), DiscoveryConfig(max_file_size=max_file_size))
     ecfg = engine_config or EngineConfig(consume_fuel=bool(consume_fuel) or _wants_fuel(found.candidates))
     cache = CompileCache(Path(cache_dir)) if cache_dir is not None else CompileCache()
     acfg = AnalysisConfig(engine=ecfg, cache=cache if use_cache else None)
     analysed, adiags = analyse_all(found.candidates, acfg)
-    served = [n for n in (InterfaceName.parse(h) for h in host_interfaces) if n is not None]
+    offered = served_interfaces(host_interfaces)
+    served = [n for n in (InterfaceName.parse(h) for h in offered) if n is not None]
     if served:
         analysed = tuple(_served_by_host(a, served) for a in analysed)
     failed: dict[str, Diagnostic] = {}
     for d in (*found.diagnostics, *adiags):
         if d.is_error and d.extension and d.extension not in failed:
             failed[d.extension] = d
+    engine = shared_engine(ecfg)
+    link_diags = [d for a in analysed if a.name not in failed for d in check_links(a, engine, offered)]
+    for d in link_diags:
+        if d.extension and d.extension not in failed:
+            failed[d.extension] = d
+    adiags = (*adiags, *link_diags)
     ok = tuple(a for a in analysed if a.name not in failed)
     resolution = resolve((*ok, *_known_exports(analysed, found.failed, failed, acfg)), failed)
     status = dict(resolution.status)
@@ -89,7 +101,7 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
         status.setdefault(name, "error")
     resolution = Resolution(resolution.load_order, resolution.links, status, resolution.diagnostics)
     diags = sort_diagnostics([*found.diagnostics, *adiags, *resolution.diagnostics])
-    return Inspection(found.candidates, ok, resolution, diags, ecfg, shared_engine(ecfg), found.failed)
+    return Inspection(found.candidates, ok, resolution, diags, ecfg, engine, found.failed)
 
 
 def _known_exports(analysed: Iterable[Analysed], salvaged: Iterable[Candidate],
