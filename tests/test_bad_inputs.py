@@ -22,12 +22,27 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import stat
 from harness._codes import DIAGNOSTIC_CODES
 from harness._diagnostics import Diagnostic
 from harness._host import Host
-from harness._mock import U32, Const, Forward, MockExtension, fn, iface, to_wat, write_extension
+from harness._mock import (
+    STRING,
+    U32,
+    Const,
+    Forward,
+    MockExtension,
+    fn,
+    iface,
+    list_of,
+    to_toml,
+    to_wat,
+    tuple_of,
+    write_extension,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bad"
 LOAD_TIMEOUT_S = 20
@@ -104,6 +119,55 @@ def bitflip_cases(count: int = 45) -> list[Case]:
         out.append(Case(f"bitflip-{k}", _file(f"flip{k}.wasm", bytes(data)),
                         frozenset({"invalid-component", "not-a-component", "unsupported-import",
                                    "missing-import", "instantiation-failed"}), may_be_valid=True))
+    return out
+
+
+def _sections(data: bytes) -> list[tuple[int, int, int]]:
+    """(start, payload start, end) of each top-level section of a well-formed component."""
+    out = []
+    i = 8
+    while i < len(data):
+        j, size, shift = i + 1, 0, 0
+        while True:
+            b = data[j]
+            j += 1
+            size |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        out.append((i, j, j + size))
+        i = j + size
+    return out
+
+
+_MUTANT_CODES = frozenset({"invalid-component", "not-a-component", "unsupported-import", "missing-import",
+                           "instantiation-failed"})
+
+
+def section_edge_cases() -> list[Case]:
+    """Truncations at and around each section's edges, and inserts at each boundary: where a
+    parser's bookkeeping (ids, lengths, counts) is most likely to go wrong."""
+    sections = _sections(GOOD_WASM)
+    assert sections and sections[-1][2] == len(GOOD_WASM)
+    already = {c for c in range(len(GOOD_WASM)) if f"truncated-{c}" in {x.id for x in truncation_cases()}}
+    cuts = sorted({c for start, body, end in sections
+                   for c in (start, start + 1, body, (body + end) // 2, end - 1)} - already)
+    out = [Case(f"edge-cut-{c}", _file(f"edge{c}.wasm", GOOD_WASM[:c]),
+                frozenset({"invalid-component", "not-a-component"}), may_be_valid=True) for c in cuts]
+    inserts = {
+        "unknown-id": b"\x7f\x00",
+        "oversized": b"\x01" + _leb(1 << 30),
+        "custom": b"\x00\x04\x03abc",  # a valid custom section: the result may be valid
+        "noise": bytes([0xA5, 0x5A, 0xC3, 0x3C]),
+    }
+    for k, (start, _, end) in enumerate(sections):
+        for label, blob in inserts.items():
+            mutated = GOOD_WASM[:start] + blob + GOOD_WASM[start:]
+            out.append(Case(f"insert-{label}-{k}", _file(f"ins{label}{k}.wasm", mutated), _MUTANT_CODES,
+                            may_be_valid=True))
+        dup = GOOD_WASM[:end] + GOOD_WASM[start:end] + GOOD_WASM[end:]
+        out.append(Case(f"duplicate-section-{k}", _file(f"dupsec{k}.wasm", dup), _MUTANT_CODES,
+                        may_be_valid=True))
     return out
 
 
@@ -367,6 +431,80 @@ def duplicate_cases() -> list[Case]:
             Case("duplicate-wat-wasm", dup_wat_wasm, frozenset({"duplicate-name"}))]
 
 
+SANDBOX_ENV = Path(__file__).parent.parent / "fixtures" / "wat" / "sandbox_env.wat"  # imports WASI
+
+
+def _wasi_ext(name: str, extra: str) -> Callable[[Path], list[Path]]:
+    """An extension importing WASI (so the linker builds its sandbox) with `extra` manifest lines."""
+    def build(folder: Path) -> list[Path]:
+        root = folder / name
+        root.mkdir()
+        (root / "data").mkdir()
+        shutil.copyfile(SANDBOX_ENV, root / f"{name}.wat")
+        (root / "extension.toml").write_text(f'name = "{name}"\ncomponent = "{name}.wat"\n{extra}\n')
+        return []
+    return build
+
+
+def hostile_manifest_cases() -> list[Case]:
+    """Issue 9, finding 10: each stopped discovery of every extension, or raised in Host.load."""
+    bad = frozenset({"bad-manifest"})
+    return [
+        Case("toml-nested-arrays", _ext_folder("nest1", "x = " + "[" * 5000 + "]" * 5000,
+                                               {"nest1.wasm": GOOD_WASM}), bad),
+        Case("toml-nested-tables", _ext_folder("nest2", "x = " + "{a = " * 3000 + "1" + "}" * 3000,
+                                               {"nest2.wasm": GOOD_WASM}), bad),
+        Case("toml-nested-65", _ext_folder("nest3", "x = " + "[" * 65 + "]" * 65, {"nest3.wasm": GOOD_WASM}), bad),
+        Case("toml-huge-int", _ext_folder("hugeint", "version = " + "7" * 5000, {"hugeint.wasm": GOOD_WASM}), bad),
+        Case("nul-in-component", _ext_folder("nulc", 'component = "nulc\\u0000.wasm"', {"nulc.wasm": GOOD_WASM}),
+             bad),
+        Case("nul-in-wit", _ext_folder("nulw", 'wit = "w\\u0000"', {"nulw.wasm": GOOD_WASM}), bad),
+        Case("long-component-path", _ext_folder("longc", 'component = "' + "c" * 5000 + '.wasm"',
+                                                {"longc.wasm": GOOD_WASM}), bad),
+        Case("nul-in-preopen-host", _wasi_ext("nulph", '[capabilities]\npreopens = { "data\\u0000" = "/d" }'), bad),
+        Case("nul-in-preopen-guest", _wasi_ext("nulpg", '[capabilities]\npreopens = { "data" = "/d\\u0000" }'),
+             bad),
+        Case("long-preopen", _wasi_ext("longp", '[capabilities]\npreopens = { "' + "p" * 5000 + '" = "/d" }'), bad),
+        Case("nul-in-env", _wasi_ext("nule", '[capabilities]\nenv = { "A\\u0000B" = "x" }'), bad),
+        Case("nul-in-env-value", _wasi_ext("nulv", '[capabilities]\nenv = { A = "x\\u0000y" }'), bad),
+        Case("equals-in-env-name", _wasi_ext("eqe", '[capabilities]\nenv = { "A=B" = "x" }'), bad),
+        Case("nul-in-args", _wasi_ext("nula", '[capabilities]\nargs = ["a\\u0000b"]'), bad),
+        Case("memory-mb-wraps", _ext_folder("wrapm", "[limits]\nmemory_mb = 17592186044416",
+                                            {"wrapm.wasm": GOOD_WASM}), bad),
+        Case("fuel-wraps", _ext_folder("wrapf", "[limits]\nfuel = 18446744073709551616", {"wrapf.wasm": GOOD_WASM}),
+             bad),
+        Case("manifest-over-1mib", _ext_folder("bigm", "# " + "m" * (1024 * 1024), {"bigm.wasm": GOOD_WASM}),
+             frozenset({"file-too-large"})),
+    ]
+
+
+UNLINKABLE = {
+    # issue 9, finding 12: each was `ok` in inspect, then failed in the linker
+    "plain-name-import": ('(component (import "host" (instance (export "f" (func)))))', "unsupported-import"),
+    "wasi-0-3": ('(component (import "wasi:cli/environment@0.3.0" (instance (export "get-environment" '
+                 '(func (result (list (tuple string string))))))))', "unsupported-import"),
+    "wasi-unversioned": ('(component (import "wasi:random/random" (instance (export "get-random-u64" '
+                         '(func (result u64))))))', "unsupported-import"),
+    "wasi-wrong-type": ('(component (import "wasi:random/random@0.2.0" (instance (export "get-random-u64" '
+                        '(func (result string))))))', "unsupported-import"),
+    "wasi-http": ('(component (import "wasi:http/outgoing-handler@0.2.0" (instance (export "handle" (func)))))',
+                  "unsupported-import"),
+    "host-unknown": ('(component (import "ext:host/secrets@0.1.0" (instance (export "get" (func)))))',
+                     "missing-import"),
+    "host-log-extra": ('(component (import "ext:host/log@0.1.0" (instance (export "log" (func)) '
+                       '(export "flush" (func)))))', "missing-import"),
+    "library-resource": ('(component (import "x:good/lib@1.0.0" (instance (export "r" (type (sub resource))) '
+                         '(export "id" (func (result u32))))))', "unsupported-import"),
+    "shared-memory": ("(component (core module $m (memory 1 1 shared)) (core instance (instantiate $m)))",
+                      "invalid-component"),
+}
+
+
+def unlinkable_cases() -> list[Case]:
+    return [Case(f"unlinkable-{k}", _file(f"unlink{k.replace('-', '')}.wasm", bytes(wasmtime.wat2wasm(text))),
+                 frozenset({code})) for k, (text, code) in UNLINKABLE.items()]
+
+
 def self_import_cases() -> list[Case]:
     me = "x:selfish/lib@1.0.0"
     selfish = MockExtension("selfish", exports=(iface(me, fn("id", (), U32, Const(1)),
@@ -391,9 +529,9 @@ def self_import_cases() -> list[Case]:
 
 
 CORPUS: list[Case] = [
-    *truncation_cases(), *bitflip_cases(), *random_byte_cases(), *core_module_cases(), *empty_cases(),
-    *huge_size_cases(), *invalid_wat_cases(), *utf8_cases(), *manifest_cases(), *path_cases(),
-    *duplicate_cases(), *self_import_cases(),
+    *truncation_cases(), *section_edge_cases(), *bitflip_cases(), *random_byte_cases(), *core_module_cases(),
+    *empty_cases(), *huge_size_cases(), *invalid_wat_cases(), *utf8_cases(), *manifest_cases(), *path_cases(),
+    *duplicate_cases(), *self_import_cases(), *hostile_manifest_cases(), *unlinkable_cases(),
 ]
 
 
@@ -465,3 +603,100 @@ def test_bad_input_is_a_coded_diagnostic_and_good_still_loads(
         assert mutated and all(_wasm_tools_valid(p) for p in mutated), case.id
         OUTCOMES["valid-after-all"] += 1
         stat("bad-inputs", "valid-after-all")
+
+
+# ------------------------------------------------------------------ generated manifests (issue 9, finding 10)
+
+WASI_ENV = "wasi:cli/environment@0.2.0"
+HOSTILE = MockExtension(
+    "hostile",
+    exports=(iface("x:hostile/lib@1.0.0", fn("id", (), U32, Const(7))),),
+    imports=(iface("x:good/lib@1.0.0", fn("id", (), U32)),
+             iface(WASI_ENV, fn("get-environment", (), list_of(tuple_of(STRING, STRING))))),
+)
+HOSTILE_WAT = to_wat(HOSTILE)
+
+_odd_text = st.one_of(
+    st.text(max_size=12),
+    st.text(alphabet=st.sampled_from("\0\n\t=/.\\\"'é\x1b[]{}#"), max_size=8),
+    st.sampled_from(["", ".", "..", "../good/good.wasm", "/", "/etc", "hostile.wat", "good", "a" * 300,
+                     "x/" * 2100, "\0", "data", "ns:pkg/iface", "wasi:cli/environment@0.2.0",
+                     "x:good/lib", "x:good/lib@1.0.0"]),
+)
+_odd_scalar = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1, -1, 2**31, 2**32, 2**63 - 1, 2**63, 2**64, 10**400]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    _odd_text,
+)
+_odd_value = st.recursive(_odd_scalar, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_odd_text, inner, max_size=3)), max_leaves=8)
+
+
+def _table(keys: list[str]) -> st.SearchStrategy[dict[str, object]]:
+    return st.dictionaries(st.one_of(st.sampled_from(keys), _odd_text), _odd_value, max_size=4)
+
+
+_generated_manifest = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.just("hostile"), _odd_value),
+        "component": st.one_of(st.just("hostile.wat"), _odd_value),
+        "version": st.one_of(st.just("1.0.0"), _odd_value),
+        "wit": _odd_value,
+        "world": _odd_value,
+        "description": _odd_value,
+        "provides": st.one_of(_table(["x:good/lib", "x:good/lib@1.0.0", WASI_ENV]), _odd_value),
+        "capabilities": st.one_of(
+            _table(["preopens", "env", "args", "inherit_env", "inherit_stdio", "network"]),
+            st.fixed_dictionaries({"preopens": st.dictionaries(_odd_text, _odd_text, max_size=2),
+                                   "env": st.dictionaries(_odd_text, _odd_text, max_size=2),
+                                   "args": st.lists(_odd_text, max_size=2)}),
+            _odd_value),
+        "limits": st.one_of(_table(["timeout_ms", "fuel", "memory_mb", "instances", "tables",
+                                    "table_elements"]), _odd_value),
+        "conformance": st.one_of(st.fixed_dictionaries({"example": st.lists(
+            _table(["function", "args", "expect", "expect_error", "command"]), max_size=2)}), _odd_value),
+        "extra": _odd_value,
+    },
+)
+_manifest_text = st.one_of(
+    _generated_manifest.map(lambda doc: to_toml(doc)),
+    st.builds(lambda n, open_, close: "x = " + open_ * n + close * n,
+              st.integers(1, 3000), st.sampled_from(["[", "{a="]), st.sampled_from(["]", "}"])),
+    st.text(max_size=200),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_manifest_text)
+def test_generated_manifests_never_escape_and_good_still_loads(
+        text: str, workdir: Path, pool: concurrent.futures.ThreadPoolExecutor) -> None:
+    """Whatever the manifest holds: no exception leaves `Host.load`, every report is coded,
+    `good` still loads, and the hostile extension either loads (then it answers) or has an error."""
+    with tempfile.TemporaryDirectory(dir=workdir) as d:
+        folder = Path(d)
+        write_extension(GOOD, folder)
+        root = folder / "hostile"
+        root.mkdir()
+        (root / "hostile.wat").write_text(HOSTILE_WAT, encoding="utf-8")
+        (root / "data").mkdir()
+        (root / "extension.toml").write_bytes(text.encode("utf-8", "surrogatepass"))
+
+        def load() -> tuple[tuple[Diagnostic, ...], dict[str, str], int | None]:
+            with Host.load(folder, cache_dir=str(workdir / "cache"), strict=False) as host:
+                status = {k: str(v) for k, v in host.status.items()}
+                return host.diagnostics, status, host.call("good", "id")
+
+        diags, status, answer = pool.submit(load).result(timeout=LOAD_TIMEOUT_S)
+    assert answer == 42
+    assert status["good"] == "ok"
+    for diag in diags:
+        assert diag.code in DIAGNOSTIC_CODES and diag.hint
+    others = sorted(status.keys() - {"good"})
+    for name in others:
+        if status[name] == "ok":
+            continue
+        assert any(d.is_error and d.extension == name for d in diags), (name, [str(x) for x in diags])
+    stat("generated-manifests", "loaded" if "ok" in {status[n] for n in others} else "rejected")
