@@ -181,7 +181,13 @@ def analyse_all(candidates: Iterable[Candidate], config: AnalysisConfig | None =
     done: list[Analysed] = []
     diags: list[Diagnostic] = []
     for candidate in candidates:
-        analysed, found = analyse(candidate, config)
+        try:
+            analysed, found = analyse(candidate, config)
+        except Exception as e:  # a failure nothing above foresaw stays with its own extension
+            analysed, found = None, [Diagnostic(
+                "invalid-component", f"{candidate.component_path.name} could not be analysed: {_reason(e)}",
+                extension=candidate.name, subject=str(candidate.component_path),
+                details={"path": str(candidate.component_path), "reason": _reason(e)})]
         diags.extend(found)
         if analysed is not None:
             done.append(analysed)

@@ -304,6 +304,28 @@ def test_analyse_all_partial_success(tmp_path: Path, config: AnalysisConfig) -> 
     assert analyse_all([], config) == ((), ())
 
 
+def test_an_unforeseen_failure_stays_with_its_extension(config: AnalysisConfig,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No exception from one extension's files may escape analysis (issue 9, finding 10)."""
+    import harness._analysis as analysis
+    real = analysis.binary_layer
+    poisoned = wasm_of("analysis_calc_provider.wat")
+
+    def layer(data: bytes) -> str:
+        if data == poisoned:
+            raise RecursionError("deep")
+        return real(data)
+
+    monkeypatch.setattr(analysis, "binary_layer", layer)
+    provider = candidate(WAT / "analysis_calc_provider.wat", "provider")
+    bare = candidate(WAT / "analysis_bare_import.wat", "bare")
+    done, diags = analyse_all([provider, bare], config)
+    assert [a.name for a in done] == []  # bare has unsupported imports of its own
+    [d] = [d for d in diags if d.extension == "provider"]
+    assert d.code == "invalid-component" and "RecursionError: deep" in d.message
+    assert {d.extension for d in diags} == {"provider", "bare"}
+
+
 # --------------------------------------------------------------------------- engine config
 
 def test_engine_config_key_and_validation() -> None:
