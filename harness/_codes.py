@@ -72,7 +72,9 @@ _TABLE: tuple[Code, ...] = (
          "the file is a core WebAssembly module, not a component",
          "wrap it with `wasm-tools component new` (with an adapter for WASI modules)"),
     Code("unsupported-import", "analysis",
-         "an import is not an interface instance the host can provide (e.g. a bare function, module or type)",
+         "an import the host cannot serve: not an interface instance (a bare function, module or type), "
+         "not an interface name (`host`), a WASI interface or version outside WASI 0.2, or a resource "
+         "inside an interface",
          "import functions through an interface (`ns:pkg/iface@x.y.z`)"),
     # resolution
     Code("missing-import", "resolution",
