@@ -62,6 +62,12 @@ def _make(code: str, tmp: Path, scenario: Any, wat: Any) -> tuple[list[Any], dic
         return _manifest(tmp / "bad", 'name = "9lives"\n'), {}
     if code == "not-found":
         return [tmp / "nowhere"], {}
+    if code == "unreadable":
+        # a link whose target name is too long to look up (ENAMETOOLONG, even for root): what it
+        # stands for cannot be read, so it is reported rather than skipped
+        (tmp / "scan").mkdir()
+        os.symlink("x" * 300, tmp / "scan" / "long")
+        return [tmp / "scan"], {}
     if code == "not-an-extension":
         (tmp / "notes.txt").write_text("hello")
         return [tmp / "notes.txt"], {}
