@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import builtins
 import difflib
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ._diagnostics import Diagnostic, sort_diagnostics
 from ._errors import BadArgumentsError, CallError, CommandFailedError, HarnessError, NoSuchCommandError
 from ._names import InterfaceName, Version
+from ._text import json_text, printable
 from ._witypes import FuncT, ListT, Prim, RecordT, ResultT, render, type_diff
 
 if TYPE_CHECKING:
@@ -322,12 +322,12 @@ def split_run_positionals(positionals: Sequence[str], explicit_paths: Sequence[s
 
 
 def _usage(subcommand: str, message: str) -> int:
-    print(f"ext-harness {subcommand}: error: {message}", file=sys.stderr)
+    print(printable(f"ext-harness {subcommand}: error: {message}"), file=sys.stderr)
     return _EXIT_USAGE
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_text(data, indent=2) + "\n")
 
 
 def _load(paths: Sequence[str], args: argparse.Namespace, **config: Any) -> Host:
@@ -353,8 +353,9 @@ def _cli_commands(args: argparse.Namespace) -> int:
             if commands:
                 width = max(len(c.usage) for c in commands)
                 ext_width = max(len(c.extension) for c in commands)
-                for c in commands:
-                    print(f"{c.usage:<{width}}  {c.extension:<{ext_width}}  {c.description}".rstrip())
+                for c in commands:  # names and descriptions come from the extensions
+                    print(printable(f"{c.usage:<{width}}  {c.extension:<{ext_width}}  {c.description}".rstrip(),
+                                    one_line=True))
             else:
                 print("no commands")
             for d in diags:
@@ -392,11 +393,12 @@ def _cli_run(args: argparse.Namespace) -> int:
                 lines.append(f"  hint: {e.hint}")
                 for d in notes:
                     lines += ["  note: " + ln.lstrip() for ln in diagnostic_lines(d)[:1]]
-                print("\n".join(lines), file=sys.stderr)
+                print(printable("\n".join(lines)), file=sys.stderr)
             return _EXIT_FAILED
     if args.json:
         _print_json({"command": command, "output": output})
     else:
+        output = printable(output)  # the extension's text: newlines and tabs kept, controls escaped
         sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
     return _EXIT_OK
 

@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ._text import printable
+
 __all__ = ["CheckRecord", "RunReport", "tool_versions"]
 
 _ORDER = ("discovery", "analysis", "resolution", "linking", "behaviour", "commands", "regression")
@@ -61,6 +63,27 @@ def tool_versions() -> dict[str, str]:
         except (OSError, subprocess.SubprocessError):
             out["wasm-tools"] = "unknown"
     return out
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(m) for m in re.findall("`+", text)), default=0)
+
+
+def _code_span(text: str) -> str:
+    """`text` as inline code, whatever backticks it holds (CommonMark: a longer fence)."""
+    ticks = "`" * (_longest_backtick_run(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{printable(text, one_line=True)}{pad}{ticks}"
+
+
+def _cell(text: str) -> str:
+    """A Markdown table cell: a `|` or a newline in a name must not open another cell or row."""
+    return printable(text, one_line=True).replace("|", "\\|")
+
+
+def _label(text: str) -> str:
+    """A Mermaid node label between double quotes (Mermaid's entity for a quote is `#quot;`)."""
+    return printable(text, one_line=True).replace('"', "#quot;")
 
 
 def _node(name: str) -> str:
@@ -139,12 +162,15 @@ class RunReport:
             ET.SubElement(props, "property", name=f"{k}-version", value=v)
         for name, recs in self.by_extension().items():
             for r in recs:
-                case = ET.SubElement(suite, "testcase", classname=name, name=r.check, time=f"{r.duration:.3f}")
+                case = ET.SubElement(suite, "testcase", classname=printable(name, one_line=True), name=r.check,
+                                     time=f"{r.duration:.3f}")
+                # XML 1.0 cannot carry most control characters, and the text is read by people
+                message = printable(r.message)
                 if r.outcome == "failed":
-                    el = ET.SubElement(case, "failure", message=r.message.splitlines()[0] if r.message else "")
-                    el.text = r.message
+                    el = ET.SubElement(case, "failure", message=message.splitlines()[0] if message else "")
+                    el.text = message
                 elif r.outcome == "skipped":
-                    ET.SubElement(case, "skipped", message=r.message)
+                    ET.SubElement(case, "skipped", message=message)
         ET.indent(suites)
         data: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
         return data
@@ -159,15 +185,17 @@ class RunReport:
         by_ext = self.by_extension()
         for name, recs in by_ext.items():
             cells = {r.check: _ICON.get(r.outcome, r.outcome) for r in recs}
-            lines.append(f"| {name} | " + " | ".join(cells.get(k, "") for k in _ORDER) + " |")
+            lines.append(f"| {_cell(name)} | " + " | ".join(cells.get(k, "") for k in _ORDER) + " |")
         lines += ["", "## Dependency graph", "", "```mermaid", "graph LR"]
         lines += self._mermaid(by_ext)
         lines += ["```", ""]
         if self.failed:
             lines += ["## Failures", ""]
             for r in sorted(self.failed, key=lambda r: r.id):
-                lines += [f"### `{r.id}`", "", "```", r.message.strip(), "```", ""]
-        return "\n".join(lines)
+                message = r.message.strip()
+                fence = "`" * max(3, _longest_backtick_run(message) + 1)  # the text cannot close it
+                lines += [f"### {_code_span(r.id)}", "", fence, message, fence, ""]
+        return printable("\n".join(lines))  # names and messages can come from extensions
 
     def _mermaid(self, by_ext: dict[str, list[CheckRecord]]) -> list[str]:
         out: list[str] = []
@@ -177,7 +205,7 @@ class RunReport:
         for name, recs in by_ext.items():
             version = next((r.details.get("version") for r in recs if r.details.get("version")), None)
             label = f"{name} {version}" if version else name
-            out.append(f'  {_node(name)}["{label}"]')
+            out.append(f'  {_node(name)}["{_label(label)}"]')
             if any(r.outcome == "failed" for r in recs):
                 failed.add(name)
             for r in recs:
@@ -185,7 +213,7 @@ class RunReport:
                     continue
                 for link in r.details.get("links", []):
                     iface = str(link.get("import", "")).split("@")[0]
-                    edges.append(f'  {_node(name)} -->|"{iface}"| {_node(str(link.get("provider")))}')
+                    edges.append(f'  {_node(name)} -->|"{_label(iface)}"| {_node(str(link.get("provider")))}')
                 for provider in r.details.get("mismatched", []):
                     edges.append(f'  {_node(name)} -.-x|"type mismatch"| {_node(str(provider))}')
                 nxt = r.details.get("cycle_next")
@@ -195,7 +223,7 @@ class RunReport:
                     node = missing_nodes.setdefault(missing, f"m{len(missing_nodes)}")
                     edges.append(f"  {_node(name)} -.->|missing| {node}")
         for iface, node in missing_nodes.items():
-            out.append(f'  {node}(["{iface}"])')
+            out.append(f'  {node}(["{_label(iface)}"])')
         out += edges
         out.append("  classDef failed fill:#fdd,stroke:#c00,color:#600")
         out.append("  classDef missing fill:#eee,stroke:#999,stroke-dasharray: 4 4")

@@ -20,6 +20,7 @@ import pytest
 
 from ._plugin_report import CheckRecord, RunReport, tool_versions
 from ._plugin_suite import CHECKS, CheckResult, SuiteRun, SuiteSettings
+from ._text import printable
 
 __all__ = ["SESSION_KEY", "SuiteSession", "configure", "run_check", "suite_dir"]
 
@@ -123,7 +124,7 @@ class SuiteSession:
         for name, recs in self.report.by_extension().items():
             bad = [r.check for r in recs if r.outcome == "failed"]
             verdict = "FAILED " + ", ".join(bad) if bad else "ok"
-            terminalreporter.write_line(f"{name}: {verdict}")
+            terminalreporter.write_line(printable(f"{name}: {verdict}", one_line=True))
         if self.written:
             terminalreporter.write_line("reports: " + ", ".join(str(p) for p in self.written))
 
@@ -173,8 +174,8 @@ def run_check(request: pytest.FixtureRequest, run: SuiteRun, extension: str, che
     payload = {"extension": extension, "check": check, "outcome": result.outcome,
                "message": result.message, "details": details}
     request.node.user_properties.append((_PROPERTY, json.dumps(payload, default=str)))
-    if result.outcome == "failed":
-        pytest.fail(result.message, pytrace=False)
+    if result.outcome == "failed":  # the message can quote an extension's own text: escape it
+        pytest.fail(printable(result.message), pytrace=False)
     if result.outcome == "skipped":
-        pytest.skip(result.message)
+        pytest.skip(printable(result.message))
     return result

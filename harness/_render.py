@@ -13,6 +13,7 @@ from typing import Any
 from ._diagnostics import Diagnostic
 from ._model import Endpoint
 from ._pipeline import Inspection
+from ._text import printable
 from ._witypes import FuncT, InstanceT, render
 
 __all__ = ["SCHEMA_VERSION", "inspection_to_json", "inspection_to_text"]
@@ -79,13 +80,17 @@ def _endpoint_lines(e: Endpoint, tag: str) -> list[str]:
 
 
 def diagnostic_lines(d: Diagnostic) -> list[str]:
-    """`error[code] extension (subject): message` and its hint, as printed by the CLI."""
-    where = d.extension or ""
+    """`error[code] extension (subject): message` and its hint, as printed by the CLI.
+
+    Names, subjects and messages can come from extensions (a manifest's name, an init
+    error): control characters are escaped (`printable`)."""
+    where = printable(d.extension or "", one_line=True)
     if d.subject:
-        where += f" ({d.subject})" if where else f"({d.subject})"
-    lines = [f"{d.severity}[{d.code}]{' ' + where if where else ''}: {d.message}"]
+        subject = printable(d.subject, one_line=True)
+        where += f" ({subject})" if where else f"({subject})"
+    lines = [f"{d.severity}[{d.code}]{' ' + where if where else ''}: {printable(d.message)}"]
     if d.hint:
-        lines.append(f"  hint: {d.hint}")
+        lines.append(f"  hint: {printable(d.hint)}")
     return lines
 
 
@@ -95,7 +100,8 @@ def inspection_to_text(insp: Inspection) -> str:
     rows = _extension_rows(insp)
     for row in rows:
         version = f" {row['version']}" if row["version"] else ""
-        out.append(f"{row['name']}{version}  [{row['status']}]  {row['path'] or '(no file)'}")
+        head = f"{row['name']}{version}  [{row['status']}]  {row['path'] or '(no file)'}"
+        out.append(printable(head, one_line=True))  # a newline in a file name must not fake a line
         a = insp.get(row["name"])
         if a is None:
             out.append("    (not analysed)")
@@ -132,4 +138,4 @@ def inspection_to_text(insp: Inspection) -> str:
     n_err = sum(1 for d in diags if d.is_error)
     out.append(f"summary: {len(rows)} extension(s): {counts['ok']} ok, {counts['error']} error, "
                f"{counts['blocked']} blocked; {n_err} error(s), {len(diags) - n_err} warning(s)")
-    return "\n".join(out) + "\n"
+    return printable("\n".join(out)) + "\n"  # names, paths and messages can come from extensions

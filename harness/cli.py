@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._errors import BadArgumentsError, CallError, HarnessError, NoSuchFunctionError
+from ._text import json_text, printable
 from ._witypes import EnumT, Prim, ValueType
 
 __all__ = ["build_parser", "main", "parse_call_arg", "split_call_positionals"]
@@ -33,6 +34,13 @@ EXIT_USAGE = 2
 
 class _Usage(Exception):
     """A usage problem found after argparse (reported like argparse does, exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with what it prints (usage errors quote the arguments) escaped like all output."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        super()._print_message(printable(message), file)
 
 
 def _version() -> str:
@@ -53,7 +61,7 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ext-harness",
         description="Host, link and test WebAssembly-component extensions.",
         epilog="exit codes: 0 success, 1 error diagnostics or call error, 2 usage error",
@@ -119,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse: --help, --version, usage errors (2)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE)
     except _Usage as e:
-        print(f"ext-harness call: error: {e}", file=sys.stderr)
+        print(printable(f"ext-harness {args.command}: error: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -132,7 +140,7 @@ def _looks_like_option(text: str) -> bool:
         return False
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return True
     return False
 
@@ -155,7 +163,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(inspection_to_json(insp), sys.stdout, indent=2)
     else:
-        sys.stdout.write(inspection_to_text(insp))
+        sys.stdout.write(inspection_to_text(insp))  # escaped by the renderer
     return EXIT_FAILED if insp.errors else EXIT_OK
 
 
@@ -167,13 +175,24 @@ def leading_paths(positionals: Sequence[str], explicit_paths: Sequence[str], nam
     longest run of leading arguments that exist on disk, leaving at least `names` arguments.
     Without explicit paths and with none found, the paths are `[]`."""
     items = list(positionals)
+    check = exists or _exists
     if explicit_paths:
+        missing = next((p for p in explicit_paths if not check(p)), None)
+        if missing is not None:
+            raise ValueError(f"no such path: {missing!r} (given with -p/--path)")
         return list(explicit_paths), items
-    check = exists or (lambda p: Path(p).exists())
     n = 0
     while n < len(items) - names and check(items[n]):
         n += 1
     return items[:n], items[n:]
+
+
+def _exists(path: str) -> bool:
+    """`Path.exists`, but a name the OS refuses (too long, a NUL byte) is just not there."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def missing_path_message(first: str) -> str:
@@ -193,7 +212,10 @@ def add_call_options(p: argparse.ArgumentParser, what: str) -> None:
 def split_call_positionals(positionals: Sequence[str], explicit_paths: Sequence[str] = (),
                            exists: Any = None) -> tuple[list[str], str, str, list[str]]:
     """(paths, extension, function, raw args) from `call`'s positionals (see `leading_paths`)."""
-    paths, items = leading_paths(positionals, explicit_paths, 2, exists)
+    try:
+        paths, items = leading_paths(positionals, explicit_paths, 2, exists)
+    except ValueError as e:
+        raise _Usage(str(e)) from None
     if not paths:
         if not items:
             raise _Usage("expected PATH... EXTENSION FUNCTION [ARG...]")
@@ -207,9 +229,13 @@ def split_call_positionals(positionals: Sequence[str], explicit_paths: Sequence[
 
 def parse_call_arg(text: str, t: ValueType | None) -> Any:
     """JSON if it parses, else the text itself; a string-typed parameter takes the raw text
-    unless it is a JSON string (so `42` passes "42" to a `string` parameter)."""
+    unless it is a JSON string (so `42` passes "42" to a `string` parameter).
+
+    Raises `ValueError` for JSON nested deeper than Python's recursion limit allows to read."""
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise ValueError("it is JSON nested too deeply to read (about 1000 levels at most)") from None
     except ValueError:
         return text
     if isinstance(t, (EnumT,)) or (isinstance(t, Prim) and t.name in ("string", "char")):
@@ -255,7 +281,12 @@ def _do_call(paths: list[str], extension: str, function: str, raw: list[str], ar
             raise NoSuchFunctionError(f"{extension}: no signature for {key}", extension=extension,
                                       function=key)
         params = [t for _, t in sig.params]
-        decoded = [parse_call_arg(a, params[i] if i < len(params) else None) for i, a in enumerate(raw)]
+        decoded = []
+        for i, a in enumerate(raw):
+            try:
+                decoded.append(parse_call_arg(a, params[i] if i < len(params) else None))
+            except ValueError as e:
+                raise _Usage(f"argument {i + 1} ({a[:20]!r}...): {e}") from None
         try:
             py_args = args_to_python(decoded, sig)
         except BadArgumentsError as e:
@@ -277,11 +308,11 @@ def _report_error(e: CallError, as_json: bool) -> None:
     if e.chain:
         lines.append(f"  call chain: {' → '.join(e.chain)}")
     lines.append(f"  hint: {e.hint}")
-    print("\n".join(lines), file=sys.stderr)
+    print(printable("\n".join(lines)), file=sys.stderr)
 
 
 def _print_json(data: Any, stream: TextIO, indent: int | None = None) -> None:
-    stream.write(json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False) + "\n")
+    stream.write(json_text(data, indent=indent) + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover
