@@ -125,7 +125,7 @@ def test_command_output_and_listing_are_escaped(tmp_path: Path, capsys: pytest.C
 def test_a_hostile_file_name_is_escaped_in_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     name = "ev\x1b[31mil\nfake"
     (tmp_path / f"{name}.wat").write_text("(component)")
-    code, out, err = run(capsys, "inspect", "--no-cache", str(tmp_path))
+    _, out, err = run(capsys, "inspect", "--no-cache", str(tmp_path))
     _no_raw_controls(out, err)
     assert "ev\\x1b[31mil\\x0afake  [" in out  # one line: the newline cannot fake a row
 
