@@ -128,7 +128,8 @@ _TABLE: tuple[Code, ...] = (
          "allow it with Host(..., reentrancy=True), or break the cycle"),
     Code("deadlock", "call", "two threads called into each other's busy extensions",
          "avoid cross calls from two threads at once, or use acall"),
-    Code("host-error", "call", "a host function (e.g. ext:host/log) raised a Python exception",
+    Code("host-error", "call", "a host function (e.g. ext:host/log) raised a Python exception, or returned a "
+         "value its WIT type does not allow (an integer out of range is refused, never truncated)",
          "the Python cause is attached as __cause__"),
     Code("extension-faulted", "call",
          "the extension faulted and is out of restarts, or failed to restart",
