@@ -344,7 +344,7 @@ class Host:
                 self.logs.append(LogRecord(ext, lvl, text, max(cut, 0)))
             py_level = _LEVELS.get(lvl, logging.INFO)
             if log.isEnabledFor(py_level):
-                log.log(py_level, "[%s] %s", ext, printable(text))
+                log.log(py_level, "[%s] %s", printable(ext, one_line=True), printable(text))
 
         with root.add_instance(name) as inst:
             inst.add_func("log", wrap_host_function(f"{name}#log", host_log))
