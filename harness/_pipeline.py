@@ -11,7 +11,7 @@ An extension that failed analysis has no known exports; its dependents get
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from ._engine import EngineConfig, shared_engine
 from ._model import Analysed, Candidate, Endpoint, Link, Resolution
 from ._names import InterfaceName
 from ._resolve import resolve
-from ._serves import check_links, served_interfaces
+from ._serves import check_limits, check_links, served_interfaces
 
 __all__ = ["Inspection", "inspect"]
 
@@ -64,7 +64,8 @@ class Inspection:
 def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None, use_cache: bool = True,
             max_file_size: int = 64 * 1024 * 1024, consume_fuel: bool | None = None,
             engine_config: EngineConfig | None = None,
-            host_interfaces: Iterable[str] | Mapping[str, Any] = ()) -> Inspection:
+            host_interfaces: Iterable[str] | Mapping[str, Any] = (),
+            store_limits: Callable[[Candidate], Mapping[str, int]] | None = None) -> Inspection:
     """Run the three analysis stages on `paths`; never raises for a user's mistake.
 
     `host_interfaces` names interfaces the host itself serves (Python functions
@@ -73,7 +74,10 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     an import of a function the mapping lacks is a `missing-import` here.
 
     An extension reported ok links (`_serves.check_links`): every import is one
-    the host's linker serves.
+    the host's linker serves. With `store_limits` (the `Store.set_limits` keywords
+    the host will use for a candidate), it is also instantiated under them up to
+    its first start function (`_serves.check_limits`), so a component declaring
+    more memory, tables or instances than it may have is reported here.
     """
     found = discover(list(paths), DiscoveryConfig(max_file_size=max_file_size))
     ecfg = engine_config or EngineConfig(consume_fuel=bool(consume_fuel) or _wants_fuel(found.candidates))
@@ -90,6 +94,13 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
             failed[d.extension] = d
     engine = shared_engine(ecfg)
     link_diags = [d for a in analysed if a.name not in failed for d in check_links(a, engine, offered)]
+    if store_limits is not None and (ecfg.epoch_interruption or ecfg.consume_fuel):
+        linked = {d.extension for d in link_diags}
+        for a in analysed:
+            if a.name not in failed and a.name not in linked:
+                problem = check_limits(a, engine, offered, store_limits(a.candidate))
+                if problem is not None:
+                    link_diags.append(problem)
     for d in link_diags:
         if d.extension and d.extension not in failed:
             failed[d.extension] = d

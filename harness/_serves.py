@@ -32,7 +32,8 @@ from ._model import Analysed, Endpoint
 from ._names import InterfaceName
 from ._witypes import FuncT, InstanceT, ModuleItem, ResourceItem, TypeItem
 
-__all__ = ["HOST_API", "ServedInterfaces", "check_links", "host_interface_for", "served_interfaces"]
+__all__ = ["HOST_API", "ServedInterfaces", "check_limits", "check_links", "host_interface_for",
+           "served_interfaces"]
 
 # The host API's imports and the functions the host defines for each. `Host._link_one`
 # should take its list from here, so the check and the linker cannot disagree.
@@ -83,6 +84,42 @@ def check_links(a: Analysed, engine: wasmtime.Engine, served: ServedInterfaces) 
         return found  # linking would only stop at the first of them
     problem = _trial_link(a, engine, served)
     return [] if problem is None else [problem]
+
+
+def check_limits(a: Analysed, engine: wasmtime.Engine, served: ServedInterfaces,
+                 store_limits: Mapping[str, int]) -> Diagnostic | None:
+    """Whether `a` instantiates under the Store limits it will get (`Store.set_limits` keywords).
+
+    Only for an engine with epoch interruption (or fuel), and after `check_links`
+    passed. The Store's deadline has already passed (and it has no fuel), so
+    wasmtime creates each core instance's memories and tables, checking their
+    declared minimums and counts against the limits, and then traps at the entry
+    of the first start function, before any of its instructions runs. What a
+    start function would do, and anything instantiated after it, is not checked.
+    """
+    try:
+        linker = _linker(a, engine, served)
+        store = wasmtime.Store(engine)
+        store.set_limits(**store_limits)
+        store.set_epoch_deadline(0)
+        if any(i.kind == "wasi" for i in a.imports):
+            store.set_wasi(wasmtime.WasiConfig())
+        try:
+            linker.instantiate(store, a.component)
+        finally:
+            linker.close()
+    except Exception as exc:
+        text = str(exc)
+        if "wasm trap" in text:
+            return None  # stopped at a start function's entry (deadline or fuel): all before it fits
+        from ._analysis import _summary
+        reason = _summary(text) if text else type(exc).__name__
+        return _diag("instantiation-failed", a, a.candidate.component_path.name,
+                     f"{a.name} cannot be instantiated under its limits: {reason}",
+                     hint="raise the limit in [limits] (or the Host.load option), or make the component "
+                          "declare less memory, fewer tables or instances",
+                     reason=text, limits=dict(store_limits))
+    return None
 
 
 # --------------------------------------------------------------------------- static rules
@@ -145,23 +182,8 @@ def _trial_link(a: Analysed, engine: wasmtime.Engine, served: ServedInterfaces) 
     checks: names and kinds for host and library imports, full types for WASI.
     """
     try:
-        linker = wc.Linker(engine)
+        linker = _linker(a, engine, served)
         uses_wasi = any(i.kind == "wasi" for i in a.imports)
-        if uses_wasi:
-            linker.add_wasip2()
-        with linker.root() as root:
-            for imp in a.imports:
-                if not isinstance(imp.item, InstanceT):
-                    continue
-                if imp.kind == "host":
-                    target = host_interface_for(imp.name, served)
-                    if target is None:
-                        continue
-                    _, funcs, from_python = target
-                    wanted = [f for f, _ in imp.item.funcs()] if from_python or funcs is None else list(funcs)
-                    _define(root, imp.name, wanted)
-                elif imp.kind == "library":
-                    _define(root, imp.name, [f for f, _ in imp.item.funcs()])
         store = wasmtime.Store(engine)
         store.set_limits(memory_size=0, table_elements=0, instances=0, tables=0, memories=0)
         if uses_wasi:
@@ -173,6 +195,27 @@ def _trial_link(a: Analysed, engine: wasmtime.Engine, served: ServedInterfaces) 
     except Exception as exc:  # wasmtime's link error, or anything else: a diagnostic, never an exception
         return _trial_failure(a, exc)
     return None  # no core instance at all: nothing could run, and it linked
+
+
+def _linker(a: Analysed, engine: wasmtime.Engine, served: ServedInterfaces) -> Any:
+    """A Linker defining what `Host._link_one` defines for `a`, with stubs for functions."""
+    linker = wc.Linker(engine)
+    if any(i.kind == "wasi" for i in a.imports):
+        linker.add_wasip2()
+    with linker.root() as root:
+        for imp in a.imports:
+            if not isinstance(imp.item, InstanceT):
+                continue
+            if imp.kind == "host":
+                target = host_interface_for(imp.name, served)
+                if target is None:
+                    continue
+                _, funcs, from_python = target
+                wanted = [f for f, _ in imp.item.funcs()] if from_python or funcs is None else list(funcs)
+                _define(root, imp.name, wanted)
+            elif imp.kind == "library":
+                _define(root, imp.name, [f for f, _ in imp.item.funcs()])
+    return linker
 
 
 def _define(root: Any, name: str, funcs: Iterable[str]) -> None:

@@ -314,3 +314,40 @@ def test_real_toolchain_components_still_pass() -> None:
     ins = inspect([examples])
     assert ins.errors == (), [str(d) for d in ins.errors]
     assert set(ins.load_order) >= {"ext-add", "ext-js", "ext-wat"}
+
+
+LIMITS = {"memory_size": 256 * 2**20, "memories": 4, "tables": 16, "table_elements": 1_000_000, "instances": 1000}
+_LOOP_START = "(func $s (loop br 0)) (start $s)"
+OVER_LIMITS = {
+    # name: (component text, reported at inspect)
+    "big-memory": ("(core module $m (memory 60000)) (core instance (instantiate $m))", True),
+    "five-memories": ("(core module $m (memory 1) (memory 1) (memory 1) (memory 1) (memory 1)) "
+                      "(core instance (instantiate $m))", True),
+    "big-table": ("(core module $m (table 2000000 funcref)) (core instance (instantiate $m))", True),
+    "fits": ("(core module $m (memory 16)) (core instance (instantiate $m))", False),
+    "looping-start": (f"(core module $m (memory 1) {_LOOP_START}) (core instance (instantiate $m))", False),
+    # not checked: instances after a start function are never created in the check
+    "big-after-start": (f"(core module $m {_LOOP_START}) (core instance (instantiate $m)) "
+                        "(core module $n (memory 60000)) (core instance (instantiate $n))", False),
+}
+
+
+@pytest.mark.parametrize("consume_fuel", [False, True], ids=["epoch", "fuel"])
+def test_memory_tables_and_counts_over_the_limits_are_found_at_inspect(tmp_path: Path, consume_fuel: bool) -> None:
+    """With the Store limits the host will use, `inspect` instantiates each component up to its
+    first start function: a declared minimum over the limit is reported there, and no guest
+    instruction runs (a start function that loops forever does not hang `inspect`)."""
+    for name, (body, _) in OVER_LIMITS.items():
+        (tmp_path / f"{name.replace('-', '')}.wasm").write_bytes(wasmtime.wat2wasm(f"(component {body})"))
+    ins = inspect([tmp_path], cache_dir=str(tmp_path / "cache"), consume_fuel=consume_fuel,
+                  store_limits=lambda _candidate: LIMITS)
+    for name, (_, reported) in OVER_LIMITS.items():
+        errors = _errors_of(ins.diagnostics, name.replace("-", ""))
+        if reported:
+            [d] = errors
+            assert d.code == "instantiation-failed" and "under its limits" in d.message, str(d)
+        else:
+            assert errors == [], [str(e) for e in errors]
+    # the host agrees: under the same limits the big memory does not instantiate
+    with Host.load(tmp_path / "bigmemory.wasm", cache_dir=str(tmp_path / "cache"), memory_mb=256) as host:
+        assert host.status["bigmemory"] == "error"
