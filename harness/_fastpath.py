@@ -99,7 +99,10 @@ def compile_lower(param_types: tuple[Any, ...], store: Any) -> tuple[Callable[[t
                 convert = f"lower_bytes(v, arr[{i}])"
             else:
                 convert = f"T[{i}].convert_to_c(store, v, ptr(arr[{i}]))"
-                check = int_checker(from_wasmtime_valtype(ty))
+                try:
+                    check = int_checker(from_wasmtime_valtype(ty))
+                except TypeError:  # a type the model does not know holds no integer it can check
+                    check = None
                 if check is not None:  # wasmtime-py would truncate an integer that does not fit
                     ns[f"check{i}"] = check
                     lines.append(f"    bad = check{i}(v)")
