@@ -82,7 +82,7 @@ def new_error(message: str) -> int:
 Frame = tuple[str, str, "ExtensionRuntime"]
 
 
-@dataclass
+@dataclass(slots=True)
 class CallContext:
     """Per-thread call state: the chain of frames and the first failure recorded in it."""
 
@@ -92,6 +92,14 @@ class CallContext:
     deadline: float | None = None  # time.monotonic() after which the running guest is stopped
     cancel: threading.Event | None = None  # set by another thread to stop the running guest
     last_host: str | None = None  # the host function that returned last (to blame a bad result)
+    # native stack of this thread (see _threads.py), in bytes above the lowest address a guest
+    # may reach: a conservative estimate of what is left below the host code running now, and
+    # what is left where outer calls start (-1: not measured yet)
+    room: int = 0
+    outer_room: int = -1
+    stack_lo: int = 0
+    prepared: bool = False
+    interrupt: tuple[int, Any] | None = None  # a SIGINT recorded while a guest ran (signum, frame)
 
     @property
     def cancelled(self) -> bool:
@@ -132,13 +140,24 @@ def _frames_of(text: str) -> list[str]:
 
 
 def _reason_of(text: str) -> str:
-    """wasmtime puts the backtrace first and the cause after "Caused by:"; the cause is the news."""
-    lines = [ln.strip() for ln in text.strip().splitlines()]
-    if "Caused by:" in lines:
-        after = [ln for ln in lines[lines.index("Caused by:") + 1:] if ln]
-        if after:
-            return after[-1]
-    return lines[0] if lines else "wasm trap"
+    """The trap's own cause line. wasmtime prints the backtrace first, then "Caused by:" and the
+    cause, possibly followed by a paragraph of boilerplate (its "BUG: ..." traps), possibly a
+    numbered chain of causes, and a proxied error nests a whole error text inside: so the
+    innermost "Caused by:" section counts, and in it the last numbered cause, first line only."""
+    lines = text.strip().splitlines()
+    heads = [i for i, ln in enumerate(lines) if ln.strip() == "Caused by:"]
+    if not heads:
+        return next((ln.strip() for ln in lines if ln.strip()), "wasm trap")
+    section = [ln for ln in lines[heads[-1] + 1:] if ln.strip()]
+    if not section:
+        return lines[0].strip() or "wasm trap"
+    indent = len(section[0]) - len(section[0].lstrip())
+    numbered = [m.group(1).strip() for ln in section
+                if len(ln) - len(ln.lstrip()) == indent and (m := _NUMBERED.match(ln.strip()))]
+    return numbered[-1] if numbered else section[0].strip()
+
+
+_NUMBERED = re.compile(r"^\d+: (.*)$")
 
 
 def classify_error(text: str, *, extension: str, function: str, chain: list[str],
@@ -147,14 +166,19 @@ def classify_error(text: str, *, extension: str, function: str, chain: list[str]
     first = _reason_of(text)
     frames = _frames_of(text)
     kwargs: dict[str, Any] = {"extension": extension, "function": function, "chain": chain,
-                              "frames": frames, "details": {"reason": first}}
-    low = text.lower()
+                              "frames": frames, "details": {"reason": first, "text": text}}
+    # Matched on the cause line only: names in the backtrace are the guest's to choose.
+    low = first.lower()
+    if low.startswith("ext-harness: timed out after"):  # an instantiation or init past its own limit
+        return CallTimeoutError(f"{extension}: {function} {first[len('ext-harness: '):]}", **kwargs)
     if "ext-harness: timeout" in low or "wasm trap: interrupt" in low:
         return CallTimeoutError(f"{extension}: {function} ran past its time limit", **kwargs)
     if "ext-harness: cancelled" in low:
         return CallTimeoutError(f"{extension}: {function} was cancelled", **kwargs)
     if "ext-harness: closed" in low:
         return CallTimeoutError(f"{extension}: {function} was stopped: the host was closed", **kwargs)
+    if "ext-harness: interrupted" in low:
+        return CallTimeoutError(f"{extension}: {function} was interrupted (SIGINT)", **kwargs)
     if "all fuel consumed" in low or ("fuel" in low and "consumed" in low):
         return FuelExhaustedError(f"{extension}: {function} used up its fuel", **kwargs)
     if "memory" in low and ("limit" in low or "exceeds" in low):
@@ -167,6 +191,27 @@ def classify_error(text: str, *, extension: str, function: str, chain: list[str]
             f"{extension}: {function} trapped ({first}) under its memory limit; "
             "a refused memory.grow is the likely cause", **kwargs)
     return TrapError(f"{extension}: {function} trapped: {first}", **kwargs)
+
+
+def note_nested_fault(rt: ExtensionRuntime, key: str, ctx: CallContext, failure: CallError) -> CallError:
+    """A fault in a re-entered Store poisons the Store its outer frames still run in: when a
+    host function catches that error and returns into the guest anyway, wasmtime reports only
+    "BUG: current thread is not a host thread". Remember the nested fault; report it instead."""
+    if rt.depth > 1:
+        rt.nested_fault = failure
+        return failure
+    nested = rt.nested_fault
+    if nested is None or not isinstance(failure, TrapError) or nested is failure:
+        return failure
+    rt.nested_fault = None
+    why = nested.details.get("reason") or nested.message
+    err = type(nested)(
+        f"{rt.name}: {key} cannot go on: a nested call into {rt.name} ({nested.function}) failed earlier in this "
+        f"call ({nested.code}: {why}), which lost {rt.name}'s state, and the host function that made it "
+        "returned into the guest anyway", extension=rt.name, function=key, chain=ctx.chain(), frames=nested.frames,
+        details={**nested.details, "nested": nested.function, "wasmtime": failure.details.get("reason")})
+    err.__cause__ = nested
+    return err
 
 
 class BoundFunc:

@@ -30,10 +30,12 @@ from ._calls import (
     BoundFunc,
     CallContext,
     _func_call,
+    _reason_of,
     classify_error,
     current_context,
     error_text,
     forget_stock_exception,
+    note_nested_fault,
     stock_failure,
     wrap_host_function,
 )
@@ -46,6 +48,7 @@ from ._errors import (
     LoadError,
     NoSuchFunctionError,
     ReentrancyError,
+    TrapError,
     UsageError,
 )
 from ._fastpath import ArgumentProblem
@@ -55,6 +58,7 @@ from ._names import InterfaceName
 from ._proxy import FAST_DEPTH, PROXIES, Proxy, proxy_callback, proxy_finalize, register
 from ._runtime import ExtensionRuntime, RuntimeLimits
 from ._text import printable
+from ._threads import HOP_MARGIN, big_stack_pool, deliver_interrupt, prepare_thread, stack_pointer
 from ._witypes import InstanceT
 
 if TYPE_CHECKING:
@@ -129,6 +133,8 @@ class Host:
         self._names: dict[tuple[str, str], tuple[ExtensionRuntime, str]] = {}
         self._max_depth = config.max_depth
         self._fuel = bool(self.engine_config.consume_fuel)
+        # native stack a thread must have left to enter one more extension (see _threads.py)
+        self._stack_need: int = self.engine_config.max_wasm_stack + HOP_MARGIN
         self._stop_ticker = threading.Event()
         self._ticker: threading.Thread | None = None
         if self.engine_config.epoch_interruption:
@@ -241,6 +247,12 @@ class Host:
     # ------------------------------------------------------------------ linking
 
     def _link_all(self) -> None:
+        ctx = current_context()
+        if not ctx.prepared:
+            prepare_thread(ctx)
+        if ctx.outer_room < self._stack_need:  # start functions and init run guest code: not on a tiny stack
+            big_stack_pool()(self._link_all).result()
+            return
         by_name: dict[str, Analysed] = {a.name: a for a in self.inspection.analysed}
         for name in self.resolution.load_order:
             a = by_name[name]
@@ -259,12 +271,20 @@ class Host:
                 self._fail(name, f.code, f.subject, f.message, details=f.details)
                 continue
             try:
-                rt.instantiate()
+                self._instantiate_at_load(rt, ctx)
             except Exception as e:
+                text = str(e)
+                reason = _reason_of(text) if text else repr(e)
+                if reason.startswith("ext-harness: "):  # stopped by the epoch callback
+                    stop = reason[len("ext-harness: "):]
+                    if stop == "timeout" or stop.startswith("timed out"):
+                        stop = f"timed out after {rt.limits.timeout_ms} ms"
+                    reason = f"its start function was stopped: {stop}"
                 self._fail(name, "instantiation-failed", a.candidate.component_path.name,
-                           f"{name} did not instantiate: {str(e).splitlines()[0] if str(e) else e!r}",
-                           details={"reason": str(e)})
+                           f"{name} did not instantiate: {reason}", details={"reason": reason, "text": text})
                 rt.close()
+                if ctx.interrupt is not None:
+                    deliver_interrupt(ctx)
                 continue
             self.runtimes[name] = rt
             if self.config.run_init:
@@ -274,6 +294,23 @@ class Host:
                     rt.close()
                     self._fail(name, "init-failed", "ext:host/lifecycle#init",
                                f"{name}: init failed: {problem}", details={"reason": problem})
+
+    def _instantiate_at_load(self, rt: ExtensionRuntime, ctx: CallContext) -> None:
+        """Instantiate as if called: core start functions run under the extension's time limit
+        (which also bounds the calls they make into providers), budgeted on the native stack,
+        with Ctrl-C deferred like in a call."""
+        ctx.frames.append((rt.name, "instantiate", rt))
+        rt.active = ctx
+        ctx.deadline = rt.start_deadline = _monotonic() + rt.timeout_s if rt.timeout_s else None
+        room = ctx.room
+        ctx.room = room - self._stack_need
+        try:
+            rt.instantiate()
+        finally:
+            ctx.room = room
+            ctx.deadline = rt.start_deadline = None
+            rt.active = None
+            ctx.frames.pop()
 
     def _fail(self, name: str, code: str, subject: str | None, message: str, *,
               details: dict[str, Any] | None = None, status: Status = "error") -> None:
@@ -406,6 +443,10 @@ class Host:
             return None
         try:
             result = self._invoke(rt, key, (), timeout=None, cancel=None)
+        except CallTimeoutError as e:
+            if "ran past its time limit" in e.message:
+                return f"timeout: timed out after {rt.limits.timeout_ms} ms"
+            return f"{e.code}: {e.message}"
         except CallError as e:
             return f"{e.code}: {e.message}"
         if isinstance(result, str):
@@ -413,9 +454,10 @@ class Host:
         self._record("init", rt.name, "ok")
         return None
 
-    def _rerun_init(self, rt: ExtensionRuntime) -> str | None:
-        """`init` after a restart. The caller already holds `rt` (the restart happens inside
-        a call), so this calls the guest directly instead of through `_invoke`."""
+    def _rerun_init(self, rt: ExtensionRuntime, ctx: CallContext) -> CallError | str | None:
+        """`init` after a restart: the error it returned, how it failed, or None. The caller
+        already holds `rt` (the restart happens inside a call), so this calls the guest
+        directly instead of through `_invoke`; `_restart` sets its time limit."""
         key = self._init_key(rt)
         bound = rt.funcs.get(key) if key is not None else None
         if bound is None or bound.lift is None:
@@ -423,9 +465,9 @@ class Host:
         arr = bound.lower(())
         err = _func_call(bound._fref, bound._ctx, arr, 0, bound.result_ref, 1)
         if err:
-            reason = classify_error(error_text(err), extension=rt.name, function=bound.name, chain=[]).message
-            rt.mark_faulted("init-failed")
-            return reason
+            failure = classify_error(error_text(err), extension=rt.name, function=bound.name, chain=ctx.chain())
+            rt.mark_faulted(failure.code if _stopped_by_caller(failure) else "init-failed")
+            return failure
         result = bound.lift(bound.result_slot)
         return result if isinstance(result, str) else None
 
@@ -482,8 +524,9 @@ class Host:
                         f"by a thread waiting for an extension this one holds ({' → '.join(theirs)})",
                         extension=rt.name, function=label, chain=mine,
                         details={"other_chain": theirs})
-                if ctx.cancelled or (ctx.deadline is not None and time.monotonic() >= ctx.deadline):
-                    why = "cancelled" if ctx.cancelled else "timed out"
+                if ctx.cancelled or ctx.interrupt is not None or (ctx.deadline is not None
+                                                                  and time.monotonic() >= ctx.deadline):
+                    why = "cancelled" if ctx.cancelled else "interrupted" if ctx.interrupt else "timed out"
                     raise CallTimeoutError(f"{rt.name}: {label} {why} waiting for {rt.name} to be free "
                                            f"(another thread is calling it)",
                                            extension=rt.name, function=label,
@@ -566,23 +609,47 @@ class Host:
                 f"{rt.name} faulted ({reason}) and has used its {self.config.restart_budget} restart(s); "
                 f"{key} cannot be called", extension=rt.name, function=key, chain=ctx.chain(),
                 details={"fault": reason, "restarts": rt.restarts})
+        # A restart runs guest code (start functions, init) the way a load does: under the
+        # extension's own time limit, not the call's deadline, which is pushed back by the time
+        # the restart took (a call right after a fault must not fail for the restart's sake).
+        # Cancellation, close and Ctrl-C still stop it, and then the restart is not charged.
         rt.restarts += 1
+        deadline, began = ctx.deadline, _monotonic()
+        ctx.deadline = rt.start_deadline = began + rt.timeout_s if rt.timeout_s else None
+        try:
+            self._restart_guest(rt, ctx, key, reason)
+        finally:
+            rt.start_deadline = None
+            ctx.deadline = deadline + (_monotonic() - began) if deadline is not None else None
+        self._record("restart", rt.name, f"restart {rt.restarts} after {reason}")
+
+    def _restart_guest(self, rt: ExtensionRuntime, ctx: CallContext, key: str, reason: str) -> None:
         try:
             rt.instantiate()
         except Exception as e:
-            self._record("restart-failed", rt.name, str(e).splitlines()[0] if str(e) else repr(e))
-            err = ExtensionFaultedError(f"{rt.name} could not be restarted to call {key}: {e}",
+            text = str(e)
+            failure = classify_error(text, extension=rt.name, function=key, chain=ctx.chain())
+            if _stopped_by_caller(failure):
+                rt.restarts -= 1
+                raise _restart_stopped(failure, rt.name, key, ctx, "starting it again") from e
+            why = failure.details["reason"] if text else repr(e)
+            if why.startswith("ext-harness: "):
+                why = f"its start function was stopped: {why.removeprefix('ext-harness: ')}"
+            self._record("restart-failed", rt.name, why)
+            err = ExtensionFaultedError(f"{rt.name} could not be restarted to call {key}: {why}",
                                         extension=rt.name, function=key, chain=ctx.chain(),
-                                        details={"fault": reason})
+                                        details={"fault": reason, "reason": why, "text": text})
             raise err from e
-        problem = self._rerun_init(rt) if self.config.run_init else None
+        problem = self._rerun_init(rt, ctx) if self.config.run_init else None
+        if isinstance(problem, CallError) and _stopped_by_caller(problem):
+            rt.restarts -= 1
+            raise _restart_stopped(problem, rt.name, key, ctx, "running its init again")
         if problem is not None:
-            rt.mark_faulted("init-failed")
-            self._record("restart-failed", rt.name, f"init failed: {problem}")
-            raise ExtensionFaultedError(f"{rt.name} restarted to call {key} but its init failed: {problem}",
+            text = problem.message if isinstance(problem, CallError) else problem
+            self._record("restart-failed", rt.name, f"init failed: {text}")
+            raise ExtensionFaultedError(f"{rt.name} restarted to call {key} but its init failed: {text}",
                                         extension=rt.name, function=key, chain=ctx.chain(),
                                         details={"fault": reason})
-        self._record("restart", rt.name, f"restart {rt.restarts} after {reason}")
 
     def _invoke(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None = None,
                 cancel: threading.Event | None = None) -> Any:
@@ -591,10 +658,19 @@ class Host:
         frames = ctx.frames
         outer = not frames
         if outer:  # nested calls run under the outermost call's deadline and cancellation
+            room = ctx.outer_room
+            if room < self._stack_need:  # this thread's stack not measured yet, or too small
+                if not ctx.prepared:
+                    prepare_thread(ctx)
+                room = ctx.outer_room
+                if room < self._stack_need:
+                    return self._invoke_on_big_stack(rt, key, args, timeout, cancel)
             ctx.pending = None
             limit = timeout if timeout is not None else rt.timeout_s
             ctx.deadline = _monotonic() + limit if limit else None  # waiting for the lock counts
             ctx.cancel = cancel
+        else:
+            room = ctx.room
         if rt.owner != ctx.thread_id and len(frames) < FAST_DEPTH and rt.lock.acquire(False):
             rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
             rt.depth = 1
@@ -608,6 +684,8 @@ class Host:
                     ctx.deadline = ctx.cancel = None
                 raise
         try:
+            need = self._stack_need
+            ctx.room = (room if room >= need else self._stack_room(rt, ctx, key)) - need
             bound = rt.funcs.get(key) if rt.store is not None and not self._fuel else None
             if bound is None:
                 bound = self._live_function(rt, ctx, key)
@@ -635,10 +713,12 @@ class Host:
                     text, extension=rt.name, function=key, chain=ctx.chain(),
                     memory_limited=rt.limits.memory_mb is not None)
                 forget_stock_exception()
-                rt.mark_faulted(failure.code)
+                failure = note_nested_fault(rt, key, ctx, failure)
+                rt.mark_faulted("interrupted" if ctx.interrupt is not None else failure.code)
                 raise failure
             return None if lift is None else lift(bound.result_slot)
         finally:
+            ctx.room = room
             if outer:
                 ctx.deadline = ctx.cancel = None
             frames.pop()
@@ -647,6 +727,53 @@ class Host:
                 rt.owner = None
                 rt.active = None
             rt.lock.release()
+            if outer and ctx.interrupt is not None:  # Ctrl-C arrived while the guest ran
+                deliver_interrupt(ctx)
+
+    def _stack_room(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> int:
+        """The stack really left, measured when the estimate says there is no room for entering
+        `rt`; refuses the hop if there is none. A Store entered again keeps the budget it got
+        first, so re-entering one needs only the host frames of a hop."""
+        sp = stack_pointer()
+        if not sp:  # pragma: no cover - cannot measure here
+            return self._stack_need
+        needed = HOP_MARGIN if rt.depth > 1 else self._stack_need
+        left = sp - ctx.stack_lo
+        if left < needed:
+            chain = ctx.chain()
+            raise TrapError(
+                f"{rt.name}: {key} not entered: call stack exhausted: {left // 1024} KiB of native stack are "
+                f"left on this thread after {len(chain) - 1} extension call(s), entering {rt.name} needs "
+                f"{needed // 1024} KiB (its max_wasm_stack plus {HOP_MARGIN // 1024} KiB for host frames)",
+                extension=rt.name, function=key, chain=chain,
+                details={"reason": "call stack exhausted", "stack_left": left, "stack_needed": needed})
+        return left
+
+    def _invoke_on_big_stack(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None,
+                             cancel: threading.Event | None) -> Any:
+        """A sync call from a thread whose stack cannot hold one extension (`ulimit -s 1024`):
+        it runs on a thread with a big stack while this one waits. Ctrl-C while waiting stops
+        the guest too."""
+        limit = timeout if timeout is not None else rt.timeout_s
+        deadline = _monotonic() + limit if limit else None
+        stop = cancel if cancel is not None else threading.Event()
+        fut = big_stack_pool()(self._run_handed_off, rt, key, args, deadline, stop)
+        try:
+            return fut.result()
+        except BaseException:
+            if not fut.done():
+                stop.set()
+            raise
+
+    def _run_handed_off(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], deadline: float | None,
+                        cancel: threading.Event) -> Any:
+        remaining = None
+        if deadline is not None:
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                raise CallTimeoutError(f"{rt.name}: {key} timed out waiting for a thread to run it",
+                                       extension=rt.name, function=key)
+        return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
 
     def call(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
         """Call `function` (`ns:pkg/iface@ver#func`, unversioned, or bare if unique) synchronously.
@@ -725,6 +852,23 @@ class Host:
         """Run several calls concurrently; results (or CallError instances) in order."""
         return list(await asyncio.gather(*(self.acall(e, f, *a) for e, f, a in calls),
                                          return_exceptions=True))
+
+
+def _stopped_by_caller(failure: CallError) -> bool:
+    """Whether guest code was stopped for the caller's sake (a cancellation, Ctrl-C, close),
+    not because the extension did something wrong."""
+    return isinstance(failure, CallTimeoutError) and failure.details.get("reason") in (
+        "ext-harness: cancelled", "ext-harness: closed", "ext-harness: interrupted")
+
+
+def _restart_stopped(failure: CallError, name: str, key: str, ctx: CallContext, doing: str) -> CallTimeoutError:
+    why = str(failure.details.get("reason", "")).removeprefix("ext-harness: ")
+    what = {"cancelled": "was cancelled", "closed": "was stopped: the host was closed",
+            "interrupted": "was interrupted (SIGINT)"}.get(why, why)
+    err = CallTimeoutError(f"{name}: {key} {what} while {name} was {doing} after a fault", extension=name,
+                           function=key, chain=ctx.chain(), details=failure.details)
+    err.__cause__ = failure
+    return err
 
 
 class _LinkFailure(Exception):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from wasmtime import _ffi as ffi
 
-from ._calls import classify_error, current_context, error_text, new_error, stock_failure
+from ._calls import classify_error, current_context, error_text, new_error, note_nested_fault, stock_failure
 from ._errors import CallError, ExtensionFaultedError
 
 if TYPE_CHECKING:
@@ -56,7 +56,10 @@ class Proxy:
             if ctx.pending is None:
                 ctx.pending = e
             return new_error(str(e))
+        room = ctx.room
         try:
+            need = host._stack_need  # the estimate is enough: a few integer ops; else measure
+            ctx.room = (room if room >= need else host._stack_room(rt, ctx, self.key)) - need
             bound = rt.funcs.get(self.key) if rt.store is not None and not host._fuel else None
             if bound is None:
                 bound = host._live_function(rt, ctx, self.key)
@@ -64,9 +67,12 @@ class Proxy:
             if err:
                 text = error_text(err)
                 if ctx.pending is None:
-                    ctx.pending = stock_failure(text, ctx) or classify_error(
+                    failure = stock_failure(text, ctx) or classify_error(
                         text, extension=rt.name, function=self.key, chain=ctx.chain(),
                         memory_limited=rt.limits.memory_mb is not None)
+                    ctx.pending = note_nested_fault(rt, self.key, ctx, failure)
+                elif rt.depth > 1:
+                    rt.nested_fault = ctx.pending
                 rt.mark_faulted(ctx.pending.code)
                 return new_error(text)
             return 0
@@ -82,6 +88,7 @@ class Proxy:
                 ctx.pending = err2
             return new_error(f"ext-harness: proxy failed: {e!r}")
         finally:
+            ctx.room = room
             frames.pop()
             rt.depth -= 1
             if rt.depth == 0:

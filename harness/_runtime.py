@@ -21,6 +21,7 @@ from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
 from ._calls import BoundFunc, CallContext, new_error
+from ._errors import CallError
 from ._model import Analysed, Limits
 from ._witypes import FuncT, InstanceT
 
@@ -107,6 +108,10 @@ class ExtensionRuntime:
         self.restarts = 0
         self.generation = 0
         self._executor: ThreadPoolExecutor | None = None
+        # while instantiating (core start functions) and re-running init on a restart: when
+        # the extension's own time limit runs out (a stop then is reported as its fault)
+        self.start_deadline: float | None = None
+        self.nested_fault: CallError | None = None  # a re-entrant call that poisoned the running Store
         self._executor_lock = threading.Lock()
         self.timeout_s: float | None = limits.timeout_ms / 1000 if limits.timeout_ms else None
         _RUNTIMES[self.id] = self
@@ -179,6 +184,8 @@ class ExtensionRuntime:
             store.set_epoch_deadline(1)
         if self.host.engine_config.consume_fuel:
             store.set_fuel(lim.fuel if lim.fuel is not None else 2**62)
+        # Core start functions run here; the caller sets `start_deadline` (the host's load and
+        # restart do), or a looping one would hang for good.
         instance = self.linker.instantiate(store, self.analysed.component)
         funcs: dict[str, BoundFunc] = {}
         for key in self.function_keys():
@@ -194,6 +201,7 @@ class ExtensionRuntime:
         self.store = store
         self.funcs = funcs
         self.faulted = None
+        self.nested_fault = None
         self.generation += 1
 
     def mark_faulted(self, reason: str) -> None:
@@ -206,14 +214,22 @@ class ExtensionRuntime:
 
     def interrupt_reason(self) -> str | None:
         ctx = self.active
-        if ctx is None:
+        start = self.start_deadline
+        if ctx is None and start is None:
             return None
         if self.host._closed:
             return "closed"
-        if ctx.cancelled:
-            return "cancelled"
-        if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
-            return "timeout"
+        now = time.monotonic()
+        if ctx is not None:
+            if ctx.interrupt is not None:
+                return "interrupted"
+            if ctx.cancelled:
+                return "cancelled"
+            d = ctx.deadline
+            if d is not None and now >= d and (start is None or d < start):
+                return "timeout"  # the caller's: not the extension's fault
+        if start is not None and now >= start:
+            return f"timed out after {self.limits.timeout_ms} ms"  # its own limit, while starting
         return None
 
     def executor(self) -> ThreadPoolExecutor:
