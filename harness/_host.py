@@ -806,7 +806,9 @@ class Host:
 
         `timeout` counts from this call, not from when the worker starts it: time spent queued
         behind other calls into the same extension counts, so `timeout` bounds what the caller
-        waits. Closing the host stops a running call (`timeout` error) and fails queued ones."""
+        waits (plus, if the extension must be restarted first, the restart, which runs under
+        the extension's own limit). Closing the host stops a running call (`timeout` error)
+        and fails queued ones."""
         _check_timeout(timeout)
         rt = self._runtime(extension, function)
         key = self._resolve_key(rt, function)
