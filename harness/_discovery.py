@@ -281,8 +281,8 @@ class _Run:
             return None
         name = manifest.name
         ok = self.check_inside(root, manifest.wit, name, "wit") if manifest.wit else True
-        for host, _guest in manifest.capabilities.preopens:
-            ok = self.check_inside(root, host, name, "capabilities.preopens") and ok
+        for preopen in manifest.capabilities.preopens:
+            ok = self.check_inside(root, preopen.host, name, "capabilities.preopens") and ok
         component = self.find_component(root, manifest)
         if component is None or not ok:
             self.salvage(root, name, manifest.component)

@@ -35,6 +35,8 @@ class EngineConfig:
 
     `epoch_interruption` is on by default because it is how call timeouts work;
     `consume_fuel` is off because fuel slows every call and needs a budget per Store.
+    `memory64` is off (wasmtime 50 turns it on): 64-bit memories are not needed by the
+    toolchains the host targets, so a guest gets them only when the host grants them.
     """
 
     epoch_interruption: bool = True
@@ -42,6 +44,7 @@ class EngineConfig:
     max_wasm_stack: int = 1024 * 1024
     cranelift_opt_level: OptLevel = "speed"
     nan_canonicalization: bool = False
+    memory64: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_wasm_stack, int) or isinstance(self.max_wasm_stack, bool) \
@@ -81,6 +84,7 @@ def make_engine(cfg: EngineConfig) -> wasmtime.Engine:
     config.max_wasm_stack = cfg.max_wasm_stack
     config.cranelift_opt_level = cfg.cranelift_opt_level
     config.cranelift_nan_canonicalization = cfg.nan_canonicalization
+    config.wasm_memory64 = cfg.memory64
     # Threads are off: wasmtime validates shared memories and atomics by default but
     # then refuses to instantiate a shared memory ("shared memory support is disabled
     # for this engine"), so such a component passed `inspect` and failed to load. With

@@ -15,6 +15,7 @@ import ctypes
 import difflib
 import itertools
 import logging
+import os
 import sys
 import threading
 import time
@@ -53,10 +54,12 @@ from ._errors import (
 )
 from ._fastpath import ArgumentProblem
 from ._hostconfig import HostConfig, HostEvent, LogRecord, TraceEvent
+from ._manifest import MANIFEST_NAME
 from ._model import Analysed, Capabilities, Resolution, Status
 from ._names import InterfaceName
 from ._proxy import FAST_DEPTH, PROXIES, Proxy, proxy_callback, proxy_finalize, register
 from ._runtime import ExtensionRuntime, RuntimeLimits
+from ._sandbox import CapabilityDeniedError, open_preopen, plan_preopens, preopen_path
 from ._text import printable
 from ._threads import HOP_MARGIN, big_stack_pool, deliver_interrupt, prepare_thread, stack_pointer
 from ._witypes import InstanceT
@@ -156,7 +159,8 @@ class Host:
         cfg = HostConfig.from_kwargs(config)
         inspection = inspect(paths, cache_dir=cfg.cache_dir, use_cache=cfg.use_cache,
                              max_file_size=cfg.max_file_size, consume_fuel=cfg.fuel is not None or None,
-                             host_interfaces=list(cfg.interfaces))
+                             memory64=cfg.memory64, host_interfaces=list(cfg.interfaces),
+                             store_limits=lambda c: RuntimeLimits.of(cfg, c.manifest.limits).store_limits())
         host = cls(inspection, cfg)
         if cfg.strict and host.errors:
             host.close()
@@ -319,9 +323,7 @@ class Host:
         self._status[name] = status
 
     def _link_one(self, a: Analysed) -> ExtensionRuntime:
-        limits = RuntimeLimits(timeout_ms=self.config.timeout_ms, fuel=self.config.fuel,
-                               memory_mb=self.config.memory_mb, instances=self.config.instances,
-                               tables=self.config.tables).merged(a.candidate.manifest.limits)
+        limits = RuntimeLimits.of(self.config, a.candidate.manifest.limits)
         linker = wc.Linker(self.engine)
         needs_wasi = any(i.kind == "wasi" for i in a.imports)
         wasi_factory = None
@@ -401,18 +403,18 @@ class Host:
                                        f"{consumer}: cannot define {import_name}#{fname}: {error_text(err)}")
 
     def _wasi_factory(self, a: Analysed) -> Callable[[], wasmtime.WasiConfig]:
+        """WASI for `a` as its manifest grants it. Preopens are checked now and again by every
+        call of the factory (each instantiation, restarts included): see `_sandbox`."""
         caps: Capabilities = a.candidate.manifest.capabilities
-        root_dir = a.candidate.root.resolve()
-        preopens: list[tuple[str, str]] = []
-        for host_path, guest in caps.preopens:
-            full = (root_dir / host_path).resolve()
-            if not self.config.grant_outside_folder and not full.is_relative_to(root_dir):
-                raise _LinkFailure("capability-denied", host_path,
-                                   f"{a.name}: preopen {host_path!r} leaves the extension folder")
-            if not full.is_dir():
-                raise _LinkFailure("capability-denied", host_path,
-                                   f"{a.name}: preopen {host_path!r} is not a directory")
-            preopens.append((str(full), guest))
+        protected = [a.candidate.component_path]
+        if a.candidate.source == "manifest":
+            protected.append(a.candidate.root / MANIFEST_NAME)
+        try:
+            grants = plan_preopens(a.name, a.candidate.root, caps, tuple(protected),
+                                   outside=self.config.grant_outside_folder)
+        except CapabilityDeniedError as e:
+            raise _LinkFailure(e.code, e.preopen, f"{e.message}; {e.hint}",
+                               details={"preopen": e.preopen, "hint": e.hint}) from e
 
         def make() -> wasmtime.WasiConfig:
             w = wasmtime.WasiConfig()
@@ -426,8 +428,15 @@ class Host:
                 w.env = [list(p) for p in caps.env]  # a setter property, not a method
             if caps.args:
                 w.argv = list(caps.args)
-            for path, guest in preopens:
-                w.preopen_dir(path, guest)
+            for grant in grants:
+                fd = open_preopen(a.name, grant)  # raises CapabilityDeniedError
+                try:
+                    w.preopen_dir(preopen_path(fd, grant), grant.guest, grant.write)
+                except wasmtime.WasmtimeError as e:
+                    raise CapabilityDeniedError(a.name, grant.host, f"preopen {grant.host!r} (guest "
+                                                f"{grant.guest}) could not be opened: {e}") from e
+                finally:
+                    os.close(fd)
             return w
 
         return make

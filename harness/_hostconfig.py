@@ -9,11 +9,43 @@ from typing import Any
 
 from ._errors import UsageError
 
-__all__ = ["MAX_DEPTH", "HostConfig", "HostEvent", "LogRecord", "TraceEvent"]
+__all__ = ["LIMITS", "MAX_DEPTH", "HostConfig", "HostEvent", "LimitSpec", "LogRecord", "TraceEvent"]
 
 MAX_DEPTH = 150  # the largest `max_depth` accepted; Python's stack is also measured per hop
 MAX_LOG_RECORDS = 10_000_000  # the largest `max_log_records` accepted
 MAX_LOG_MESSAGE = 16 * 1024 * 1024  # the largest `max_log_message` accepted (characters)
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    """One per-extension limit: its default and the range accepted from `Host.load` and `[limits]`.
+
+    The bounds keep every value meaningful once converted for wasmtime (`memory_mb * 2**20`
+    must not wrap in a 64-bit integer; 0 would mean "none" to some of its setters)."""
+
+    default: int | None  # None: not limited unless asked for
+    low: int
+    high: int
+    unit: str
+
+    def check(self, value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+
+    def describe(self) -> str:
+        return f"an integer from {self.low} to {self.high} ({self.unit})"
+
+
+# Safe defaults for a hostile guest: a Store is refused more than this, whatever the component asks for.
+LIMITS: dict[str, LimitSpec] = {
+    "timeout_ms": LimitSpec(30_000, 1, 86_400_000, "milliseconds per call"),
+    "fuel": LimitSpec(None, 1, 2**63 - 1, "fuel units per call"),
+    "memory_mb": LimitSpec(256, 1, 65_536, "MiB per linear memory"),
+    "memories": LimitSpec(4, 1, 10_000, "linear memories per extension"),
+    "instances": LimitSpec(1_000, 1, 10_000, "core instances per extension"),
+    "tables": LimitSpec(16, 1, 10_000, "tables per extension"),
+    "table_elements": LimitSpec(1_000_000, 1, 2**32 - 1, "elements per table"),
+}
+_HOST_RANGES = {"restart_budget": (0, 1_000_000), "tick_ms": (1, 10_000), "max_file_size": (1, 2**32)}
 
 
 @dataclass(frozen=True)
@@ -26,8 +58,13 @@ class HostConfig:
     timeout_ms: int | None = 30_000
     fuel: int | None = None
     memory_mb: int | None = None
+    """MiB per linear memory; None: the default (LIMITS["memory_mb"], 256). Likewise below."""
+    memories: int | None = None
     instances: int | None = None
     tables: int | None = None
+    table_elements: int | None = None
+    memory64: bool = False
+    """Let components use 64-bit memories (an Engine setting, so for every extension of the host)."""
     restart_budget: int = 3
     reentrancy: bool = False
     max_depth: int = 64
@@ -60,21 +97,23 @@ class HostConfig:
         def is_int(v: object) -> bool:
             return isinstance(v, int) and not isinstance(v, bool)
 
-        for name in ("timeout_ms", "fuel", "memory_mb", "instances", "tables"):
+        for name, spec in LIMITS.items():
             v = getattr(self, name)
-            if v is not None and not (is_int(v) and v >= 1):
-                raise UsageError(f"Host option {name} must be a positive integer or None, got {v!r}")
-        for name, low in (("restart_budget", 0), ("tick_ms", 1), ("max_file_size", 1)):
+            if v is not None and not spec.check(v):
+                none = "no limit" if name in ("timeout_ms", "fuel") else f"the default, {spec.default}"
+                raise UsageError(f"Host option {name} must be {spec.describe()} or None ({none}), got {v!r}")
+        for name, (low, high) in _HOST_RANGES.items():
             v = getattr(self, name)
-            if not (is_int(v) and v >= low):
-                raise UsageError(f"Host option {name} must be an integer >= {low}, got {v!r}")
+            if not (is_int(v) and low <= v <= high):
+                raise UsageError(f"Host option {name} must be an integer from {low} to {high}, got {v!r}")
         for name, low, high in (("max_log_records", 0, MAX_LOG_RECORDS), ("max_log_message", 64, MAX_LOG_MESSAGE)):
             v = getattr(self, name)
             if not (is_int(v) and low <= v <= high):
                 raise UsageError(f"Host option {name} must be an integer from {low} to {high}, got {v!r}")
         if not (is_int(self.max_depth) and 1 <= self.max_depth <= MAX_DEPTH):
             raise UsageError(f"Host option max_depth must be between 1 and {MAX_DEPTH}, got {self.max_depth!r}")
-        for name in ("use_cache", "reentrancy", "strict", "grant_outside_folder", "run_init", "trace"):
+        for name in ("use_cache", "reentrancy", "strict", "grant_outside_folder", "run_init", "trace",
+                     "memory64"):
             v = getattr(self, name)
             if not isinstance(v, bool):
                 raise UsageError(f"Host option {name} must be True or False, got {v!r}")

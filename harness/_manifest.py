@@ -11,11 +11,13 @@ Keys (all optional; see docs/writing-extensions.md):
     name = "adder"                 version = "1.2.0"          component = "adder.wasm"
     description = "..."            world = "ext:host/plugin"  wit = "wit"
     [provides]      "ns:pkg/iface" = "extension-name"       # pin a provider
-    [capabilities]  preopens = { "data" = "/data" }         # host dir (inside the folder) -> guest dir
-                    # or preopens = [{ host = "data", guest = "/data" }]
+    [capabilities]  preopens = { "data" = "/data" }         # host dir (inside the folder) -> guest dir, read-only
+                    # or preopens = { "data" = { guest = "/data", write = true } }
+                    # or preopens = [{ host = "data", guest = "/data", write = true }]
                     inherit_env = false  env = { K = "v" }  inherit_stdio = false
                     network = false      args = ["--x"]
-    [limits]        timeout_ms, fuel, memory_mb, instances, tables, table_elements  (positive integers)
+    [limits]        timeout_ms, fuel, memory_mb, memories, instances, tables, table_elements
+                    (integers in the ranges of `_hostconfig.LIMITS`)
     [[conformance.example]]  function = "ns:pkg/iface@1.0.0#f"  args = [1, 2]
                              expect = 3  |  expect_error = "trap"   command = "greet" (optional)
 """
@@ -34,7 +36,8 @@ from typing import Any
 
 from ._codes import CALL_CODES
 from ._diagnostics import Diagnostic
-from ._model import Capabilities, ConformanceExample, Limits, Manifest
+from ._hostconfig import LIMITS
+from ._model import Capabilities, ConformanceExample, Limits, Manifest, Preopen
 from ._names import InterfaceName, Version
 
 __all__ = ["MANIFEST_NAME", "manifest_identity", "parse_manifest"]
@@ -46,7 +49,8 @@ _TOP_KEYS = frozenset(
      "limits", "conformance"}
 )
 _CAP_KEYS = frozenset({"preopens", "inherit_env", "env", "inherit_stdio", "network", "args"})
-_LIMIT_KEYS = ("timeout_ms", "fuel", "memory_mb", "instances", "tables", "table_elements")
+_LIMIT_KEYS = tuple(LIMITS)
+_PREOPEN_KEYS = frozenset({"guest", "write"})
 _EXAMPLE_KEYS = frozenset({"function", "args", "expect", "expect_error", "command"})
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -56,11 +60,10 @@ _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 MAX_DEPTH = 64
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
-# Largest accepted `[limits]` values: each still fits the type wasmtime takes once
-# scaled (`memory_mb` * 2**20 bytes, fuel as a signed 64-bit count).
-LIMIT_MAX: dict[str, int] = {"timeout_ms": 2**32 - 1, "fuel": 2**63 - 1, "memory_mb": 2**32 - 1,
-                             "memories": 2**32 - 1, "instances": 2**32 - 1, "tables": 2**32 - 1,
-                             "table_elements": 2**32 - 1}
+# Largest accepted `[limits]` values, the same as for `Host.load` (`_hostconfig.LIMITS`): each
+# still fits the type wasmtime takes once scaled (`memory_mb` * 2**20 bytes, fuel as a signed
+# 64-bit count).
+LIMIT_MAX: dict[str, int] = {key: spec.high for key, spec in LIMITS.items()}
 
 
 def _show(value: Any) -> str:
@@ -354,28 +357,49 @@ def _provides(reader: _Reader, value: Any) -> dict[str, str]:
     return dict(sorted(pins.items()))
 
 
-def _preopens(reader: _Reader, value: Any) -> tuple[tuple[str, str], ...]:
+def _preopens(reader: _Reader, value: Any) -> tuple[Preopen, ...]:
     key = "capabilities.preopens"
+    out: list[Preopen] = []
     if isinstance(value, dict):
-        return reader.string_table(value, key)
+        for host, spec in value.items():
+            where = f"{key}.{host}"
+            if isinstance(spec, str):
+                out.append(Preopen(host, spec))
+            elif isinstance(spec, dict):
+                found = _preopen_entry(reader, spec, where, host, _PREOPEN_KEYS)
+                if found is not None:
+                    out.append(found)
+            else:
+                reader.wrong_type(where, "a string (the guest path) or a table { guest = ..., write = ... }", spec)
+        return tuple(out)
     if not isinstance(value, list):
         reader.wrong_type(key, "a table or an array of tables", value)
         return ()
-    out: list[tuple[str, str]] = []
     for i, item in enumerate(value):
         where = f"{key}[{i}]"
         entry = reader.table(item, where)
         if entry is None:
             continue
-        reader.unknown(entry, frozenset({"host", "guest"}), f"{where}.")
+        if "host" not in entry:
+            reader.error(f"{where}.host", f"`{where}` needs a `host` path")
         host = reader.string(entry, "host", f"{where}.")
-        guest = reader.string(entry, "guest", f"{where}.")
-        for k in ("host", "guest"):
-            if k not in entry:
-                reader.error(f"{where}.{k}", f"`{where}` needs a `{k}` path")
-        if host is not None and guest is not None:
-            out.append((host, guest))
+        found = _preopen_entry(reader, entry, where, host, _PREOPEN_KEYS | {"host"})
+        if found is not None:
+            out.append(found)
     return tuple(out)
+
+
+def _preopen_entry(reader: _Reader, entry: dict[str, Any], where: str, host: str | None,
+                   known: frozenset[str]) -> Preopen | None:
+    """`{ guest = "/data", write = true }`; `write` defaults to false (read-only)."""
+    reader.unknown(entry, known, f"{where}.")
+    guest = reader.string(entry, "guest", f"{where}.")
+    if "guest" not in entry:
+        reader.error(f"{where}.guest", f"`{where}` needs a `guest` path")
+    write = reader.boolean(entry, "write", f"{where}.")
+    if host is None or guest is None:
+        return None
+    return Preopen(host, guest, write)
 
 
 def _capabilities(reader: _Reader, value: Any) -> Capabilities | None:
@@ -443,10 +467,10 @@ def _limits(reader: _Reader, value: Any) -> Limits | None:
         if type(v) is not int or v <= 0:
             reader.error(f"limits.{key}", f"`limits.{key}` must be a positive integer, not {_cut(_show(v))}",
                          expected="a positive integer", found=_type_name(v))
-        elif v > LIMIT_MAX.get(key, 2**32 - 1):
-            most = LIMIT_MAX.get(key, 2**32 - 1)
-            reader.error(f"limits.{key}", f"`limits.{key}` is {_cut(str(v))}, over its maximum {most}",
-                         expected=f"at most {most}", found=_cut(str(v)))
+        elif v > LIMIT_MAX[key]:
+            most = LIMIT_MAX[key]
+            reader.error(f"limits.{key}", f"`limits.{key}` is {_cut(str(v))}, over its maximum {most} "
+                         f"({LIMITS[key].unit})", expected=f"at most {most}", found=_cut(str(v)))
         else:
             values[key] = v
     return Limits(**values)

@@ -25,6 +25,7 @@ __all__ = [
     "Limits",
     "Link",
     "Manifest",
+    "Preopen",
     "Resolution",
     "Status",
 ]
@@ -34,10 +35,22 @@ Status = Literal["ok", "error", "blocked"]
 
 
 @dataclass(frozen=True)
+class Preopen:
+    """One folder a guest may open: `host` (relative to the extension folder) seen as `guest`.
+
+    Read-only unless `write` is granted: a guest that can write can also replace folders
+    and plant links, so writing is asked for explicitly."""
+
+    host: str
+    guest: str
+    write: bool = False
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """WASI grants. Everything is denied unless granted here."""
 
-    preopens: tuple[tuple[str, str], ...] = ()  # (host path inside the extension folder, guest path)
+    preopens: tuple[Preopen, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     inherit_env: bool = False
     inherit_stdio: bool = False
@@ -52,6 +65,7 @@ class Limits:
     timeout_ms: int | None = None
     fuel: int | None = None
     memory_mb: int | None = None
+    memories: int | None = None
     instances: int | None = None
     tables: int | None = None
     table_elements: int | None = None

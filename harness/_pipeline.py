@@ -63,7 +63,7 @@ class Inspection:
 
 def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None, use_cache: bool = True,
             max_file_size: int = 64 * 1024 * 1024, consume_fuel: bool | None = None,
-            engine_config: EngineConfig | None = None,
+            memory64: bool = False, engine_config: EngineConfig | None = None,
             host_interfaces: Iterable[str] | Mapping[str, Any] = (),
             store_limits: Callable[[Candidate], Mapping[str, int]] | None = None) -> Inspection:
     """Run the three analysis stages on `paths`; never raises for a user's mistake.
@@ -80,7 +80,8 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     more memory, tables or instances than it may have is reported here.
     """
     found = discover(list(paths), DiscoveryConfig(max_file_size=max_file_size))
-    ecfg = engine_config or EngineConfig(consume_fuel=bool(consume_fuel) or _wants_fuel(found.candidates))
+    ecfg = engine_config or EngineConfig(consume_fuel=bool(consume_fuel) or _wants_fuel(found.candidates),
+                                         memory64=memory64)
     cache = CompileCache(Path(cache_dir)) if cache_dir is not None else CompileCache()
     acfg = AnalysisConfig(engine=ecfg, cache=cache if use_cache else None)
     analysed, adiags = analyse_all(found.candidates, acfg)

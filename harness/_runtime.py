@@ -12,8 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
@@ -22,11 +21,14 @@ from wasmtime import component as wc
 
 from ._calls import BoundFunc, CallContext, new_error
 from ._errors import CallError
+from ._hostconfig import LIMITS
 from ._model import Analysed, Limits
 from ._witypes import FuncT, InstanceT
+from ._workers import Lane
 
 if TYPE_CHECKING:
     from ._host import Host
+    from ._hostconfig import HostConfig
 
 __all__ = ["ExtensionRuntime", "RuntimeLimits"]
 
@@ -64,25 +66,39 @@ def _no_finalize(_data: Any) -> None:
 
 @dataclass(frozen=True)
 class RuntimeLimits:
-    """Limits in force for one extension (host defaults overridden by its manifest)."""
+    """Limits in force for one extension (host defaults overridden by its manifest).
+
+    None for a Store limit means "not set by the host or the manifest": the safe default of
+    `LIMITS` applies (there is no unlimited). Kept apart from an explicit value because a
+    trap under an explicit memory limit is reported as `memory-limit` (see `classify_error`).
+    """
 
     timeout_ms: int | None = 30_000
     fuel: int | None = None
     memory_mb: int | None = None
+    memories: int | None = None
     instances: int | None = None
     tables: int | None = None
     table_elements: int | None = None
 
-    def merged(self, manifest: Limits) -> RuntimeLimits:
-        return RuntimeLimits(
-            timeout_ms=manifest.timeout_ms if manifest.timeout_ms is not None else self.timeout_ms,
-            fuel=manifest.fuel if manifest.fuel is not None else self.fuel,
-            memory_mb=manifest.memory_mb if manifest.memory_mb is not None else self.memory_mb,
-            instances=manifest.instances if manifest.instances is not None else self.instances,
-            tables=manifest.tables if manifest.tables is not None else self.tables,
-            table_elements=(manifest.table_elements if manifest.table_elements is not None
-                            else self.table_elements),
-        )
+    @classmethod
+    def of(cls, config: HostConfig, manifest: Limits) -> RuntimeLimits:
+        """The limits of an extension: the host's options, each replaced by the manifest's if set."""
+        host = cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+        return replace(host, **{f.name: v for f in fields(cls) if (v := getattr(manifest, f.name)) is not None})
+
+    def effective(self, name: str) -> int:
+        """The value a Store gets for `name` (one of `memory_mb`, `memories`, `instances`, ...)."""
+        value: int | None = getattr(self, name)
+        default = LIMITS[name].default
+        assert default is not None
+        return value if value is not None else default
+
+    def store_limits(self) -> dict[str, int]:
+        """`Store.set_limits` keywords, defaults included (there is no unlimited)."""
+        return {"memory_size": self.effective("memory_mb") * 1024 * 1024,
+                "table_elements": self.effective("table_elements"), "instances": self.effective("instances"),
+                "tables": self.effective("tables"), "memories": self.effective("memories")}
 
 
 class ExtensionRuntime:
@@ -107,11 +123,11 @@ class ExtensionRuntime:
         self.faulted: str | None = None
         self.restarts = 0
         self.generation = 0
-        self._executor: ThreadPoolExecutor | None = None
         # while instantiating (core start functions) and re-running init on a restart: when
         # the extension's own time limit runs out (a stop then is reported as its fault)
         self.start_deadline: float | None = None
         self.nested_fault: CallError | None = None  # a re-entrant call that poisoned the running Store
+        self._executor: Lane | None = None
         self._executor_lock = threading.Lock()
         self.timeout_s: float | None = limits.timeout_ms / 1000 if limits.timeout_ms else None
         _RUNTIMES[self.id] = self
@@ -171,12 +187,9 @@ class ExtensionRuntime:
         engine = self.host.engine
         store = wasmtime.Store(engine)
         lim = self.limits
-        store.set_limits(
-            memory_size=lim.memory_mb * 1024 * 1024 if lim.memory_mb is not None else -1,
-            table_elements=lim.table_elements if lim.table_elements is not None else -1,
-            instances=lim.instances if lim.instances is not None else -1,
-            tables=lim.tables if lim.tables is not None else -1,
-        )
+        # Always set, defaults included: one extension must not take the memory, or the address
+        # space (each linear memory reserves several GiB of it), the others need.
+        store.set_limits(**lim.store_limits())
         if self._wasi_factory is not None:
             store.set_wasi(self._wasi_factory())
         if self.host.engine_config.epoch_interruption:
@@ -232,11 +245,12 @@ class ExtensionRuntime:
             return f"timed out after {self.limits.timeout_ms} ms"  # its own limit, while starting
         return None
 
-    def executor(self) -> ThreadPoolExecutor:
-        """One worker per extension: async calls into it run one at a time."""
-        with self._executor_lock:  # two event loops in two threads must not make two workers
+    def executor(self) -> Lane:
+        """This extension's lane of the shared worker pool: async calls into it run one at a
+        time, in order; calls into different extensions run in parallel (`_workers`)."""
+        with self._executor_lock:  # two event loops in two threads must not make two lanes
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ext-{self.name}")
+                self._executor = Lane()
             return self._executor
 
     def stop_worker(self) -> None:
@@ -244,8 +258,8 @@ class ExtensionRuntime:
         (cancelling them would hand their callers a bare `CancelledError`)."""
         with self._executor_lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1)  # so that submit() refuses
-            self._executor.shutdown(wait=False, cancel_futures=False)
+                self._executor = Lane()  # so that submit() refuses
+            self._executor.shutdown()
 
     def close(self) -> None:
         """Drop the Store. Call with `lock` held (or when no call can be running)."""

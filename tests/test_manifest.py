@@ -9,7 +9,7 @@ import pytest
 
 from harness._errors import WatSyntaxError
 from harness._manifest import parse_manifest
-from harness._model import Capabilities, ConformanceExample, Limits, Manifest
+from harness._model import Capabilities, ConformanceExample, Limits, Manifest, Preopen
 from harness._wat import assemble_wat, assemble_wat_file
 
 FULL = """
@@ -79,7 +79,7 @@ def test_full_manifest_maps_onto_the_model(tmp_path: Path) -> None:
         component="build/adder.wasm",
         description="adds numbers",
         provides={"ext:add/lib": "adder-core", "wasi:cli/environment@0.2.0": "envy"},
-        capabilities=Capabilities(preopens=(("data", "/data"),), env=(("MODE", "fast"),),
+        capabilities=Capabilities(preopens=(Preopen("data", "/data"),), env=(("MODE", "fast"),),
                                   inherit_env=True, inherit_stdio=True, network=False,
                                   args=("--quiet",)),
         limits=Limits(timeout_ms=500, fuel=1_000_000, memory_mb=16, instances=4, tables=2,
@@ -124,10 +124,46 @@ def test_preopens_as_array_of_tables(tmp_path: Path) -> None:
         [[capabilities.preopens]]
         host = "out"
         guest = "/out"
+        write = true
     """), default_name="ext")
     assert diags == []
     assert manifest is not None
-    assert manifest.capabilities.preopens == (("data", "/data"), ("out", "/out"))
+    assert manifest.capabilities.preopens == (Preopen("data", "/data"), Preopen("out", "/out", write=True))
+
+
+def test_preopens_are_read_only_unless_write_is_granted(tmp_path: Path) -> None:
+    manifest, diags = parse_manifest(_write(tmp_path, """
+        [capabilities]
+        preopens = { "data" = "/data", "out" = { guest = "/out", write = true }, "ro" = { guest = "/ro" } }
+    """), default_name="ext")
+    assert diags == []
+    assert manifest is not None
+    assert manifest.capabilities.preopens == (Preopen("data", "/data"), Preopen("out", "/out", write=True),
+                                              Preopen("ro", "/ro", write=False))
+
+
+@pytest.mark.parametrize(("text", "subject", "fragment"), [
+    ('preopens = { "data" = { write = true } }', "capabilities.preopens.data.guest", "needs a `guest` path"),
+    ('preopens = { "data" = { guest = "/d", write = "yes" } }', "capabilities.preopens.data.write",
+     "must be a boolean"),
+    ('preopens = { "data" = 3 }', "capabilities.preopens.data", "a string (the guest path) or a table"),
+    ('preopens = [{ guest = "/d" }]', "capabilities.preopens[0].host", "needs a `host` path"),
+])
+def test_bad_preopen_entries_name_the_key(tmp_path: Path, text: str, subject: str, fragment: str) -> None:
+    manifest, diags = parse_manifest(_write(tmp_path, f"[capabilities]\n{text}\n"), default_name="ext")
+    assert manifest is None
+    assert [(d.code, d.subject) for d in diags] == [("bad-manifest", subject)]
+    assert fragment in diags[0].message
+
+
+def test_an_unknown_key_in_a_preopen_table_is_a_warning(tmp_path: Path) -> None:
+    manifest, diags = parse_manifest(_write(tmp_path, """
+        [capabilities]
+        preopens = { "data" = { guest = "/data", writable = true } }
+    """), default_name="ext")
+    assert manifest is not None and manifest.capabilities.preopens == (Preopen("data", "/data"),)
+    assert [(d.code, d.subject, d.details.get("did_you_mean")) for d in diags] == [
+        ("unknown-manifest-key", "capabilities.preopens.data.writable", "capabilities.preopens.data.write")]
 
 
 # (toml text, expected code, expected subject, a fragment the message must contain)
