@@ -4,6 +4,7 @@
     ├── UsageError (+ ValueError)             usage
     ├── WatSyntaxError (+ ValueError)         wat-syntax        .line .column
     ├── LoadError                             the first error diagnostic of a strict load
+    ├── CapabilityDeniedError                 capability-denied .extension .preopen (a restart's cause)
     └── CallError (+ RuntimeError)            .extension .function .chain .frames
         ├── TrapError                         trap
         ├── CallTimeoutError (+ TimeoutError) timeout
@@ -34,6 +35,7 @@ __all__ = [
     "BadArgumentsError",
     "CallError",
     "CallTimeoutError",
+    "CapabilityDeniedError",
     "CommandFailedError",
     "DeadlockError",
     "ExtensionFaultedError",
@@ -93,6 +95,27 @@ class LoadError(HarnessError):
         super().__init__(f"{first}{more}" if first else "load failed")
         if first is not None:
             self.code = first.code  # type: ignore[misc]
+
+
+class CapabilityDeniedError(HarnessError):
+    """A grant of the manifest cannot be given (safely) now, e.g. a preopen that became a
+    symbolic link: the instantiation is refused and nothing was opened."""
+
+    code = "capability-denied"
+
+    def __init__(self, extension: str, preopen: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{extension}: {message}")
+        self.extension = extension
+        self.preopen = preopen
+        self.message = f"{extension}: {message}"
+        self._hint = hint
+
+    @property
+    def hint(self) -> str:
+        return self._hint or describe(self.code).hint
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 class CallError(HarnessError, RuntimeError):

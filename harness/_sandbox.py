@@ -22,7 +22,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from ._errors import HarnessError
+from ._errors import CapabilityDeniedError
 from ._model import Capabilities
 
 __all__ = ["CapabilityDeniedError", "PreopenGrant", "open_preopen", "plan_preopens", "preopen_path"]
@@ -30,26 +30,6 @@ __all__ = ["CapabilityDeniedError", "PreopenGrant", "open_preopen", "plan_preope
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _FD_PATHS = os.path.isdir("/proc/self/fd")
-
-
-class CapabilityDeniedError(HarnessError):
-    """A grant of the manifest cannot be given (safely) now; nothing was opened."""
-
-    code = "capability-denied"
-
-    def __init__(self, extension: str, preopen: str, message: str, hint: str | None = None) -> None:
-        super().__init__(f"{extension}: {message}")
-        self.extension = extension
-        self.preopen = preopen
-        self.message = f"{extension}: {message}"
-        self._hint = hint
-
-    @property
-    def hint(self) -> str:
-        return self._hint or super().hint
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import ExtensionFaultedError, Host
+from harness import CapabilityDeniedError, ExtensionFaultedError, Host
 from harness._model import Capabilities, Preopen
-from harness._sandbox import CapabilityDeniedError, open_preopen, plan_preopens
+from harness._sandbox import open_preopen, plan_preopens
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wat"
 FS_WAT = FIXTURES / "sandbox_fs.wat"
