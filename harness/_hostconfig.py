@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -117,7 +118,15 @@ class HostConfig:
             v = getattr(self, name)
             if not isinstance(v, bool):
                 raise UsageError(f"Host option {name} must be True or False, got {v!r}")
+        if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
+            raise UsageError(f"Host option cache_dir must be a path or None, got {self.cache_dir!r}")
+        if not isinstance(self.interfaces, Mapping):
+            raise UsageError("Host option interfaces must map interface names to {function name: callable}, "
+                             f"got {self.interfaces!r}")
         for iface, funcs in self.interfaces.items():
+            if not isinstance(iface, str) or not isinstance(funcs, Mapping):
+                raise UsageError(f"Host option interfaces: {iface!r} must map to {{function name: callable}}, "
+                                 f"got {funcs!r}")
             for fname, fn in funcs.items():
                 if not callable(fn):
                     raise UsageError(f"Host option interfaces: {iface}#{fname} must be callable, got {fn!r}")

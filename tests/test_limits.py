@@ -172,12 +172,14 @@ def test_memories_and_instances_per_extension_are_capped(tmp_path: Path, cache_d
     ("fuel", 2**64), ("timeout_ms", 0), ("timeout_ms", 2**40),
     ("tick_ms", 0), ("tick_ms", 10**9), ("restart_budget", -1), ("restart_budget", 2**40),
     ("max_file_size", 0), ("max_file_size", 2**60), ("memory64", 1),
+    ("cache_dir", 5), ("interfaces", 5), ("interfaces", {"a:b/c": 5}),
 ])
 def test_host_options_are_range_checked(option: str, value: object) -> None:
     with pytest.raises(UsageError) as info:
         Host.load("/nonexistent-never-read", **{option: value})
     message = str(info.value)
-    assert f"Host option {option} must be" in message and repr(value) in message
+    shown = repr(value[next(iter(value))]) if isinstance(value, dict) else repr(value)  # the offending value
+    assert f"Host option {option}" in message and " must " in message and shown in message
     if option in LIMITS:
         spec = LIMITS[option]
         assert f"from {spec.low} to {spec.high}" in message and spec.unit in message
