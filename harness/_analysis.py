@@ -118,7 +118,9 @@ def analyse(candidate: Candidate, config: AnalysisConfig | None = None
         component, cached = cache.load_or_compile(engine, config.engine, data, digest=digest)
     except Exception as e:  # wasmtime's validation/compile error; never let it escape
         reason = _reason(e)
-        return error("invalid-component", f"{path.name} is not a valid component: {_summary(reason)}",
+        grant = ("; 64-bit memories need Host.load(memory64=True)"
+                 if "memory64 must be enabled" in reason and not config.engine.memory64 else "")
+        return error("invalid-component", f"{path.name} is not a valid component: {_summary(reason)}{grant}",
                      reason=reason)
     seconds = time.perf_counter() - started
 
