@@ -54,12 +54,11 @@ from ._errors import (
 )
 from ._fastpath import ArgumentProblem
 from ._hostconfig import HostConfig, HostEvent, LogRecord, TraceEvent
-from ._manifest import MANIFEST_NAME
 from ._model import Analysed, Capabilities, Resolution, Status
-from ._names import InterfaceName
 from ._proxy import FAST_DEPTH, PROXIES, Proxy, proxy_callback, proxy_finalize, register
 from ._runtime import ExtensionRuntime, RuntimeLimits
-from ._sandbox import CapabilityDeniedError, open_preopen, plan_preopens, preopen_path
+from ._sandbox import CapabilityDeniedError, open_preopen, plan_preopens, preopen_path, protected_files
+from ._serves import HOST_API, host_interface_for, served_interfaces
 from ._text import printable
 from ._threads import HOP_MARGIN, big_stack_pool, deliver_interrupt, prepare_thread, stack_pointer
 from ._witypes import InstanceT
@@ -72,7 +71,6 @@ __all__ = ["Host", "HostConfig", "HostEvent", "LogRecord", "TraceEvent"]
 log = logging.getLogger("harness.host")
 _monotonic = time.monotonic
 
-HOST_LOG = InterfaceName.parse("ext:host/log@0.1.0")
 _LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
            "warn": logging.WARNING, "error": logging.ERROR}
 _STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
@@ -159,7 +157,8 @@ class Host:
         cfg = HostConfig.from_kwargs(config)
         inspection = inspect(paths, cache_dir=cfg.cache_dir, use_cache=cfg.use_cache,
                              max_file_size=cfg.max_file_size, consume_fuel=cfg.fuel is not None or None,
-                             memory64=cfg.memory64, host_interfaces=list(cfg.interfaces),
+                             memory64=cfg.memory64, host_interfaces=cfg.interfaces,
+                             grant_outside_folder=cfg.grant_outside_folder,
                              store_limits=lambda c: RuntimeLimits.of(cfg, c.manifest.limits).store_limits())
         host = cls(inspection, cfg)
         if cfg.strict and host.errors:
@@ -350,23 +349,24 @@ class Host:
         return rt
 
     def _define_host_import(self, root: Any, ext: str, name: str, item: Any) -> None:
-        parsed = InterfaceName.parse(name)
-        for served, funcs in self.config.interfaces.items():
-            sname = InterfaceName.parse(served)
-            if parsed is not None and sname is not None and parsed.compatible_with(sname):
-                wanted = [f for f, _ in item.funcs()] if isinstance(item, InstanceT) else []
-                missing = [f for f in wanted if f not in funcs]
-                if missing:
-                    raise _LinkFailure("missing-import", name,
-                                       f"{ext} imports {name}#{missing[0]}, which the host's {served} lacks")
-                with root.add_instance(name) as inst:
-                    for f in wanted:
-                        inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f], item.get(f).result))
-                return
-        if parsed is None or HOST_LOG is None or not parsed.compatible_with(HOST_LOG):
+        """Serve a host-kind import, by the same rule `inspect` checked it with (`_serves`)."""
+        found = host_interface_for(name, served_interfaces(self.config.interfaces))
+        if found is None:
             raise _LinkFailure("missing-import", name,
                                f"{ext} imports {name}, which the host does not provide "
-                               f"(it provides {HOST_LOG})")
+                               f"(it provides {', '.join(HOST_API)})")
+        served, _, from_config = found
+        if from_config:
+            funcs = self.config.interfaces[served]
+            wanted = [f for f, _ in item.funcs()] if isinstance(item, InstanceT) else []
+            missing = [f for f in wanted if f not in funcs]
+            if missing:
+                raise _LinkFailure("missing-import", name,
+                                   f"{ext} imports {name}#{missing[0]}, which the host's {served} lacks")
+            with root.add_instance(name) as inst:
+                for f in wanted:
+                    inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f], item.get(f).result))
+            return
 
         cap = self.config.max_log_message
 
@@ -406,11 +406,8 @@ class Host:
         """WASI for `a` as its manifest grants it. Preopens are checked now and again by every
         call of the factory (each instantiation, restarts included): see `_sandbox`."""
         caps: Capabilities = a.candidate.manifest.capabilities
-        protected = [a.candidate.component_path]
-        if a.candidate.source == "manifest":
-            protected.append(a.candidate.root / MANIFEST_NAME)
         try:
-            grants = plan_preopens(a.name, a.candidate.root, caps, tuple(protected),
+            grants = plan_preopens(a.name, a.candidate.root, caps, protected_files(a.candidate),
                                    outside=self.config.grant_outside_folder)
         except CapabilityDeniedError as e:
             raise _LinkFailure(e.code, e.preopen, f"{e.message}; {e.hint}",

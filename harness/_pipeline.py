@@ -24,6 +24,7 @@ from ._engine import EngineConfig, shared_engine
 from ._model import Analysed, Candidate, Endpoint, Link, Resolution
 from ._names import InterfaceName
 from ._resolve import resolve
+from ._sandbox import CapabilityDeniedError, plan_preopens, protected_files
 from ._serves import check_limits, check_links, served_interfaces
 
 __all__ = ["Inspection", "inspect"]
@@ -65,7 +66,8 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
             max_file_size: int = 64 * 1024 * 1024, consume_fuel: bool | None = None,
             memory64: bool = False, engine_config: EngineConfig | None = None,
             host_interfaces: Iterable[str] | Mapping[str, Any] = (),
-            store_limits: Callable[[Candidate], Mapping[str, int]] | None = None) -> Inspection:
+            store_limits: Callable[[Candidate], Mapping[str, int]] | None = None,
+            grant_outside_folder: bool = False) -> Inspection:
     """Run the three analysis stages on `paths`; never raises for a user's mistake.
 
     `host_interfaces` names interfaces the host itself serves (Python functions
@@ -77,7 +79,9 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     the host's linker serves. With `store_limits` (the `Store.set_limits` keywords
     the host will use for a candidate), it is also instantiated under them up to
     its first start function (`_serves.check_limits`), so a component declaring
-    more memory, tables or instances than it may have is reported here.
+    more memory, tables or instances than it may have is reported here. Its WASI
+    preopens are checked as the host will check them (`_sandbox.plan_preopens`,
+    with `grant_outside_folder` as given to `Host.load`).
     """
     found = discover(list(paths), DiscoveryConfig(max_file_size=max_file_size))
     ecfg = engine_config or EngineConfig(consume_fuel=bool(consume_fuel) or _wants_fuel(found.candidates),
@@ -95,6 +99,8 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
             failed[d.extension] = d
     engine = shared_engine(ecfg)
     link_diags = [d for a in analysed if a.name not in failed for d in check_links(a, engine, offered)]
+    link_diags += [d for a in analysed if a.name not in failed
+                   for d in _preopen_problems(a, outside=grant_outside_folder)]
     if store_limits is not None and (ecfg.epoch_interruption or ecfg.consume_fuel):
         linked = {d.extension for d in link_diags}
         for a in analysed:
@@ -114,6 +120,19 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     resolution = Resolution(resolution.load_order, resolution.links, status, resolution.diagnostics)
     diags = sort_diagnostics([*found.diagnostics, *adiags, *resolution.diagnostics])
     return Inspection(found.candidates, ok, resolution, diags, ecfg, engine, found.failed)
+
+
+def _preopen_problems(a: Analysed, *, outside: bool) -> list[Diagnostic]:
+    """The preopen the linker would refuse, as a diagnostic (only WASI importers get preopens)."""
+    if not a.candidate.manifest.capabilities.preopens or not any(i.kind == "wasi" for i in a.imports):
+        return []
+    try:
+        plan_preopens(a.name, a.candidate.root, a.candidate.manifest.capabilities,
+                      protected_files(a.candidate), outside=outside)
+    except CapabilityDeniedError as e:
+        return [Diagnostic(e.code, f"{e.message}; {e.hint}", extension=a.name, subject=e.preopen,
+                           details={"preopen": e.preopen, "hint": e.hint})]
+    return []
 
 
 def _known_exports(analysed: Iterable[Analysed], salvaged: Iterable[Candidate],

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from ._errors import CapabilityDeniedError
-from ._model import Capabilities
+from ._manifest import MANIFEST_NAME
+from ._model import Candidate, Capabilities
 
-__all__ = ["CapabilityDeniedError", "PreopenGrant", "open_preopen", "plan_preopens", "preopen_path"]
+__all__ = ["CapabilityDeniedError", "PreopenGrant", "open_preopen", "plan_preopens", "preopen_path",
+           "protected_files"]
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -41,6 +43,11 @@ class PreopenGrant:
     write: bool
     base: Path  # the extension folder, resolved at load ("/" for a grant outside it)
     parts: tuple[str, ...]
+
+
+def protected_files(c: Candidate) -> tuple[Path, ...]:
+    """What the guest must never be able to write: its component, and its manifest if it has one."""
+    return (c.component_path, c.root / MANIFEST_NAME) if c.source == "manifest" else (c.component_path,)
 
 
 def plan_preopens(extension: str, root: Path, caps: Capabilities, protected: tuple[Path, ...], *,

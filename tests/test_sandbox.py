@@ -222,3 +222,33 @@ def test_grant_outside_folder_pins_the_folder_a_link_led_to_at_load(tmp_path: Pa
     (tmp_path / "ext" / "real").symlink_to(tmp_path)
     with pytest.raises(CapabilityDeniedError, match="symbolic link"):
         open_preopen("x", grant)
+
+
+# ------------------------------------------------------------------ inspect agrees with the linker
+
+@pytest.mark.parametrize(("preopens", "folders", "why"), [
+    ('{ "missing" = "/m" }', (), "missing"),
+    ('{ "." = { guest = "/ext", write = true } }', (), "fs.wat"),
+])
+def test_inspect_reports_a_preopen_the_host_would_refuse(tmp_path: Path, cache_dir: Path, preopens: str,
+                                                          folders: tuple[str, ...], why: str) -> None:
+    """If inspect says ok, the extension loads: a preopen the linker would refuse is
+    `capability-denied` at inspect already, and the load agrees."""
+    from harness import inspect
+
+    root = _extension(tmp_path, preopens, folders=folders)
+    insp = inspect([root], cache_dir=cache_dir)
+    [diag] = [d for d in insp.diagnostics if d.is_error]
+    assert (diag.code, diag.extension) == ("capability-denied", "fsx") and why in diag.message
+    assert insp.resolution.status["fsx"] == "error" and "fsx" not in insp.resolution.load_order
+    with Host.load(root, cache_dir=str(cache_dir)) as host:
+        assert host.status == {"fsx": "error"} and [d.code for d in host.errors] == ["capability-denied"]
+
+
+def test_inspect_ok_preopens_load(tmp_path: Path, cache_dir: Path) -> None:
+    from harness import inspect
+
+    root = _extension(tmp_path, '{ "." = "/ext", "data" = { guest = "/data", write = true } }')
+    assert inspect([root], cache_dir=cache_dir).resolution.status == {"fsx": "ok"}
+    with _load(root, cache_dir) as host:
+        assert host.call("fsx", READ, 1, "inside.txt") == b"inside"
