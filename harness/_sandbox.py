@@ -11,7 +11,9 @@ the check then still refuses links, but a swap in between is not excluded.
 
 Preopens are read-only unless the manifest grants `write = true`; a folder holding the
 extension's own manifest or component is never writable (`capability-denied` with a hint),
-so a guest cannot rewrite what the host loads.
+so a guest cannot rewrite what the host loads. Neither is any folder while the manifest or
+component has a second hard link (it could be inside the folder; a guest cannot make one,
+since WASI's `link-at` needs write access to the folder the file is in).
 """
 
 from __future__ import annotations
@@ -83,9 +85,26 @@ def plan_preopens(extension: str, root: Path, caps: Capabilities, protected: tup
                     f"{held[0].name}, which the guest must not be able to rewrite",
                     "grant it read-only (write = false), or preopen a subfolder holding only the "
                     "files the guest may change")
+            linked = [f for f in protected if _link_count(f) > 1]
+            if linked:  # a hard link is not a path: `resolve` cannot see one inside the folder
+                raise CapabilityDeniedError(
+                    extension, p.host,
+                    f"preopen {p.host!r} cannot be writable: the extension's own {linked[0].name} has "
+                    f"{_link_count(linked[0])} hard links, and one of them may be inside it, where the "
+                    "guest could rewrite it",
+                    f"replace {linked[0].name} with a copy that has a single link, or grant the preopen "
+                    "read-only (write = false)")
         os.close(open_preopen(extension, grant))
         grants.append(grant)
     return tuple(grants)
+
+
+def _link_count(path: Path) -> int:
+    """How many names the file has (1 if it cannot be read: the load then reports that)."""
+    try:
+        return os.stat(path).st_nlink
+    except OSError:
+        return 1
 
 
 def open_preopen(extension: str, grant: PreopenGrant) -> int:

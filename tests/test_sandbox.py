@@ -164,6 +164,24 @@ def test_a_writable_preopen_holding_the_manifest_or_component_is_refused(
         assert held in diag.message and "write = false" in diag.message
 
 
+@pytest.mark.parametrize("protected", ["extension.toml", "fs.wat"])
+def test_a_writable_preopen_is_refused_while_the_manifest_or_component_has_a_hard_link(
+        tmp_path: Path, cache_dir: Path, protected: str) -> None:
+    """A hard link is not a path: `data/m`, a second name of the manifest planted by the
+    author, let the guest rewrite the manifest through its writable `data` (before: it did)."""
+    root = _extension(tmp_path, '{ "data" = { guest = "/data", write = true } }')
+    os.link(root / protected, root / "data" / "m")
+    before = (root / protected).read_bytes()
+    with Host.load(root, cache_dir=str(cache_dir)) as host:
+        if host.status == {"fsx": "ok"}:  # the hole: show what the guest could do with it
+            host.call("fsx", WRITE, 0, "m", b"pwned")
+        assert (root / protected).read_bytes() == before
+        assert host.status == {"fsx": "error"}
+        (diag,) = host.errors
+        assert (diag.code, diag.subject) == ("capability-denied", "data")
+        assert f"{protected} has 2 hard links" in diag.message and "write = false" in diag.message
+
+
 # ------------------------------------------------------------------ the check itself
 
 def _caps(*preopens: Preopen) -> Capabilities:
