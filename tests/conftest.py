@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,17 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+# --- no test writes a compile cache outside pytest's temporary folders: a test (or a CLI run in
+# a subprocess, which inherits the environment) that names no cache folder would otherwise fill
+# the user's ~/.cache/ext-harness. Tests of the default itself set or unset these variables.
+@pytest.fixture(scope="session", autouse=True)
+def _private_default_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("default-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXT_HARNESS_CACHE_DIR", str(folder))
+        yield folder
+
 
 # --- property statistics: tests add to these counters; the totals are printed after the run.
 PROPERTY_STATS: dict[str, Counter[str]] = {}

@@ -261,6 +261,12 @@ def test_clear(tmp_path: Path, wasm: bytes) -> None:
     assert cache.entries() == []
 
 
+def test_tests_never_fill_the_users_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A test or CLI subprocess that names no cache folder gets one under pytest's temp folder."""
+    assert default_cache_dir().is_relative_to(tmp_path_factory.getbasetemp())
+    assert os.environ["EXT_HARNESS_CACHE_DIR"] == str(default_cache_dir())  # inherited by subprocesses
+
+
 def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("EXT_HARNESS_CACHE_DIR", str(tmp_path / "explicit"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
