@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ._errors import UsageError
+from ._model import Limits
 
-__all__ = ["LIMITS", "MAX_DEPTH", "HostConfig", "HostEvent", "LimitSpec", "LogRecord", "TraceEvent"]
+__all__ = ["LIMITS", "MAX_DEPTH", "HostConfig", "HostEvent", "LimitSpec", "LogRecord", "RuntimeLimits",
+           "TraceEvent", "default_store_limits"]
 
 MAX_DEPTH = 150  # the largest `max_depth` accepted; Python's stack is also measured per hop
 MAX_LOG_RECORDS = 10_000_000  # the largest `max_log_records` accepted
@@ -130,6 +132,49 @@ class HostConfig:
             for fname, fn in funcs.items():
                 if not callable(fn):
                     raise UsageError(f"Host option interfaces: {iface}#{fname} must be callable, got {fn!r}")
+
+
+@dataclass(frozen=True)
+class RuntimeLimits:
+    """Limits in force for one extension (host defaults overridden by its manifest).
+
+    None for a Store limit means "not set by the host or the manifest": the safe default of
+    `LIMITS` applies (there is no unlimited). Kept apart from an explicit value because a
+    trap under an explicit memory limit is reported as `memory-limit` (see `classify_error`).
+    """
+
+    timeout_ms: int | None = 30_000
+    fuel: int | None = None
+    memory_mb: int | None = None
+    memories: int | None = None
+    instances: int | None = None
+    tables: int | None = None
+    table_elements: int | None = None
+
+    @classmethod
+    def of(cls, config: HostConfig, manifest: Limits) -> RuntimeLimits:
+        """The limits of an extension: the host's options, each replaced by the manifest's if set."""
+        host = cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+        return replace(host, **{f.name: v for f in fields(cls) if (v := getattr(manifest, f.name)) is not None})
+
+    def effective(self, name: str) -> int:
+        """The value a Store gets for `name` (one of `memory_mb`, `memories`, `instances`, ...)."""
+        value: int | None = getattr(self, name)
+        default = LIMITS[name].default
+        assert default is not None
+        return value if value is not None else default
+
+    def store_limits(self) -> dict[str, int]:
+        """`Store.set_limits` keywords, defaults included (there is no unlimited)."""
+        return {"memory_size": self.effective("memory_mb") * 1024 * 1024,
+                "table_elements": self.effective("table_elements"), "instances": self.effective("instances"),
+                "tables": self.effective("tables"), "memories": self.effective("memories")}
+
+
+def default_store_limits(manifest: Limits) -> dict[str, int]:
+    """The Store limits a default `Host.load()` gives an extension with this `[limits]` table:
+    what a bare `inspect` checks components against."""
+    return RuntimeLimits.of(HostConfig(), manifest).store_limits()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from ._cache import CompileCache
 from ._diagnostics import Diagnostic, sort_diagnostics
 from ._discovery import DiscoveryConfig, discover
 from ._engine import EngineConfig, shared_engine
+from ._hostconfig import default_store_limits
 from ._model import Analysed, Candidate, Endpoint, Link, Resolution
 from ._names import InterfaceName
 from ._resolve import resolve
@@ -76,8 +77,9 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     an import of a function the mapping lacks is a `missing-import` here.
 
     An extension reported ok links (`_serves.check_links`): every import is one
-    the host's linker serves. With `store_limits` (the `Store.set_limits` keywords
-    the host will use for a candidate), it is also instantiated under them up to
+    the host's linker serves. Under `store_limits` (the `Store.set_limits` keywords
+    the host will use for a candidate; by default those of a default `Host.load`),
+    it is also instantiated up to
     its first start function (`_serves.check_limits`), so a component declaring
     more memory, tables or instances than it may have is reported here. Its WASI
     preopens are checked as the host will check them (`_sandbox.plan_preopens`,
@@ -101,7 +103,9 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     link_diags = [d for a in analysed if a.name not in failed for d in check_links(a, engine, offered)]
     link_diags += [d for a in analysed if a.name not in failed
                    for d in _preopen_problems(a, outside=grant_outside_folder)]
-    if store_limits is not None and (ecfg.epoch_interruption or ecfg.consume_fuel):
+    if store_limits is None:
+        store_limits = _default_limits
+    if ecfg.epoch_interruption or ecfg.consume_fuel:
         linked = {d.extension for d in link_diags}
         for a in analysed:
             if a.name not in failed and a.name not in linked:
@@ -120,6 +124,10 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     resolution = Resolution(resolution.load_order, resolution.links, status, resolution.diagnostics)
     diags = sort_diagnostics([*found.diagnostics, *adiags, *resolution.diagnostics])
     return Inspection(found.candidates, ok, resolution, diags, ecfg, engine, found.failed)
+
+
+def _default_limits(c: Candidate) -> Mapping[str, int]:
+    return default_store_limits(c.manifest.limits)
 
 
 def _preopen_problems(a: Analysed, *, outside: bool) -> list[Diagnostic]:

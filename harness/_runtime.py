@@ -12,7 +12,6 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
@@ -21,14 +20,13 @@ from wasmtime import component as wc
 
 from ._calls import BoundFunc, CallContext, new_error
 from ._errors import CallError
-from ._hostconfig import LIMITS
-from ._model import Analysed, Limits
+from ._hostconfig import RuntimeLimits
+from ._model import Analysed
 from ._witypes import FuncT, InstanceT
 from ._workers import Lane
 
 if TYPE_CHECKING:
     from ._host import Host
-    from ._hostconfig import HostConfig
 
 __all__ = ["ExtensionRuntime", "RuntimeLimits"]
 
@@ -62,43 +60,6 @@ def _on_epoch(_ctx: Any, data: Any, delta: Any, kind: Any) -> int:
 @_FINALIZE  # type: ignore[untyped-decorator]
 def _no_finalize(_data: Any) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class RuntimeLimits:
-    """Limits in force for one extension (host defaults overridden by its manifest).
-
-    None for a Store limit means "not set by the host or the manifest": the safe default of
-    `LIMITS` applies (there is no unlimited). Kept apart from an explicit value because a
-    trap under an explicit memory limit is reported as `memory-limit` (see `classify_error`).
-    """
-
-    timeout_ms: int | None = 30_000
-    fuel: int | None = None
-    memory_mb: int | None = None
-    memories: int | None = None
-    instances: int | None = None
-    tables: int | None = None
-    table_elements: int | None = None
-
-    @classmethod
-    def of(cls, config: HostConfig, manifest: Limits) -> RuntimeLimits:
-        """The limits of an extension: the host's options, each replaced by the manifest's if set."""
-        host = cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
-        return replace(host, **{f.name: v for f in fields(cls) if (v := getattr(manifest, f.name)) is not None})
-
-    def effective(self, name: str) -> int:
-        """The value a Store gets for `name` (one of `memory_mb`, `memories`, `instances`, ...)."""
-        value: int | None = getattr(self, name)
-        default = LIMITS[name].default
-        assert default is not None
-        return value if value is not None else default
-
-    def store_limits(self) -> dict[str, int]:
-        """`Store.set_limits` keywords, defaults included (there is no unlimited)."""
-        return {"memory_size": self.effective("memory_mb") * 1024 * 1024,
-                "table_elements": self.effective("table_elements"), "instances": self.effective("instances"),
-                "tables": self.effective("tables"), "memories": self.effective("memories")}
 
 
 class ExtensionRuntime:

@@ -351,3 +351,15 @@ def test_memory_tables_and_counts_over_the_limits_are_found_at_inspect(tmp_path:
     # the host agrees: under the same limits the big memory does not instantiate
     with Host.load(tmp_path / "bigmemory.wasm", cache_dir=str(tmp_path / "cache"), memory_mb=256) as host:
         assert host.status["bigmemory"] == "error"
+
+
+def test_a_bare_inspect_checks_the_default_limits(tmp_path: Path) -> None:
+    """`inspect` without `store_limits` (the CLI's, a user's) checks against the limits of a
+    default `Host.load`, so its ok still means a default load works."""
+    for name in ("big-memory", "five-memories", "fits"):
+        body, _ = OVER_LIMITS[name]
+        (tmp_path / f"{name.replace('-', '')}.wasm").write_bytes(wasmtime.wat2wasm(f"(component {body})"))
+    ins = inspect([tmp_path], cache_dir=str(tmp_path / "cache"))
+    assert ins.resolution.status == {"bigmemory": "error", "fivememories": "error", "fits": "ok"}
+    with Host.load(tmp_path, cache_dir=str(tmp_path / "cache")) as host:
+        assert host.extensions == ("fits",)
