@@ -364,7 +364,7 @@ def _cli_commands(args: argparse.Namespace) -> int:
 
 
 def _cli_run(args: argparse.Namespace) -> int:
-    from ._render import diagnostic_lines
+    from ._render import call_error_lines, diagnostic_lines
 
     try:
         paths, command, cmd_args = split_run_positionals(args.positionals, args.explicit_paths)
@@ -387,13 +387,10 @@ def _cli_run(args: argparse.Namespace) -> int:
             if args.json:
                 _print_json({"error": e.to_json(), "diagnostics": [d.to_json() for d in notes]})
             else:
-                lines = [f"error[{e.code}]: {e.message}"]
-                if e.chain:
-                    lines.append(f"  call chain: {' → '.join(e.chain)}")
-                lines.append(f"  hint: {e.hint}")
+                lines = call_error_lines(e)
                 for d in notes:
                     lines += ["  note: " + ln.lstrip() for ln in diagnostic_lines(d)[:1]]
-                print(printable("\n".join(lines)), file=sys.stderr)
+                print("\n".join(lines), file=sys.stderr)
             return _EXIT_FAILED
     if args.json:
         _print_json({"command": command, "output": output})

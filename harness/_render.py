@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from ._diagnostics import Diagnostic
+from ._errors import CallError
 from ._model import Endpoint
 from ._pipeline import Inspection
 from ._text import printable
@@ -83,14 +84,25 @@ def diagnostic_lines(d: Diagnostic) -> list[str]:
     """`error[code] extension (subject): message` and its hint, as printed by the CLI.
 
     Names, subjects and messages can come from extensions (a manifest's name, an init
-    error): control characters are escaped (`printable`)."""
+    error, a file name): control characters are escaped (`printable`), newlines too, so
+    a message cannot fake a line of its own (a diagnostic or the summary)."""
     where = printable(d.extension or "", one_line=True)
     if d.subject:
         subject = printable(d.subject, one_line=True)
         where += f" ({subject})" if where else f"({subject})"
-    lines = [f"{d.severity}[{d.code}]{' ' + where if where else ''}: {printable(d.message)}"]
+    lines = [f"{d.severity}[{d.code}]{' ' + where if where else ''}: {printable(d.message, one_line=True)}"]
     if d.hint:
-        lines.append(f"  hint: {printable(d.hint)}")
+        lines.append(f"  hint: {printable(d.hint, one_line=True)}")
+    return lines
+
+
+def call_error_lines(e: CallError) -> list[str]:
+    """`error[code]: message`, the call chain and the hint of a failed call, as the CLI prints
+    them; one line each (a guest's text in a message cannot fake a line)."""
+    lines = [f"error[{e.code}]: {printable(e.message, one_line=True)}"]
+    if e.chain:
+        lines.append(f"  call chain: {printable(' → '.join(e.chain), one_line=True)}")
+    lines.append(f"  hint: {printable(e.hint, one_line=True)}")
     return lines
 
 

@@ -304,11 +304,9 @@ def _report_error(e: CallError, as_json: bool) -> None:
     if as_json:
         _print_json({"error": e.to_json()}, sys.stdout)
         return
-    lines = [f"error[{e.code}]: {e.message}"]
-    if e.chain:
-        lines.append(f"  call chain: {' → '.join(e.chain)}")
-    lines.append(f"  hint: {e.hint}")
-    print(printable("\n".join(lines)), file=sys.stderr)
+    from ._render import call_error_lines
+
+    print("\n".join(call_error_lines(e)), file=sys.stderr)
 
 
 def _print_json(data: Any, stream: TextIO, indent: int | None = None) -> None:

@@ -130,6 +130,30 @@ def test_a_hostile_file_name_is_escaped_in_inspect(tmp_path: Path, capsys: pytes
     assert "ev\\x1b[31mil\\x0afake  [" in out  # one line: the newline cannot fake a row
 
 
+def test_a_newline_in_a_diagnostic_message_cannot_fake_a_line(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The invalid-name message quotes the file's path; before, its newline reached the terminal
+    and `summary: FAKE...` stood on a line of its own."""
+    (tmp_path / "ok\nsummary: FAKE.wat").write_text("(component)")
+    _, out, err = run(capsys, "inspect", "--no-cache", str(tmp_path))
+    _no_raw_controls(out, err)
+    assert [ln for ln in (out + err).splitlines() if ln.startswith("summary:")] == [
+        "summary: 1 extension(s): 0 ok, 1 error, 0 blocked; 1 error(s), 0 warning(s)"]
+    assert "error[invalid-name]" in out and "summary: FAKE.wat) must start with a letter" in out
+
+
+def test_a_failed_call_is_printed_one_line_per_part() -> None:
+    """Both CLI paths (`call` and `run`) print a failed call with `call_error_lines`: a guest's
+    newline in the message cannot fake a line (before, only other controls were escaped)."""
+    from harness._errors import TrapError
+    from harness._render import call_error_lines
+
+    e = TrapError("x: f trapped: boom\nerror[ok]: \x1b[2Jall fine", extension="x", function="f", chain=["x"])
+    lines = call_error_lines(e)
+    assert lines[0] == "error[trap]: x: f trapped: boom\\x0aerror[ok]: \\x1b[2Jall fine"
+    assert [ln.split(":")[0] for ln in lines] == ["error[trap]", "  call chain", "  hint"]
+
+
 # --------------------------------------------------------------------------- JSON is valid UTF-8
 
 def test_json_output_is_valid_utf8_for_undecodable_arguments(tmp_path: Path) -> None:
