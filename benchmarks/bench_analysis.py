@@ -75,10 +75,10 @@ def component_wat(k: int) -> str:
 
 def child(components_dir: Path, cache_dir: Path) -> None:
     """Runs in a fresh process: analyse every component once, report wall time as JSON."""
-    from harness._analysis import AnalysisConfig, analyse_all
-    from harness._cache import CompileCache
-    from harness._engine import EngineConfig, shared_engine
-    from harness._model import Candidate, Manifest
+    from harness.model._records import Candidate, Manifest
+    from harness.pipeline._analysis import AnalysisConfig, analyse_all
+    from harness.pipeline._cache import CompileCache
+    from harness.pipeline._engine import EngineConfig, shared_engine
 
     shared_engine(EngineConfig())  # engine creation is the same either way; keep it out
     cands = [Candidate(p.stem, p.parent, p, "wasm", Manifest(p.stem))

@@ -31,7 +31,7 @@ from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
 from harness import Host
-from harness._fastpath import lower_bytes
+from harness.runtime._fastpath import lower_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_WAT = ROOT / "fixtures" / "wat" / "host"

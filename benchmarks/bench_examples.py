@@ -33,7 +33,7 @@ NAMES = ["ext-js", "ext-add", "ext-wat", "starter"]
 
 def child(path: str, cache_dir: str) -> None:
     """Print the seconds `inspect` takes for one extension with the given cache folder."""
-    from harness._pipeline import inspect
+    from harness.pipeline._inspect import inspect
 
     t0 = time.perf_counter()
     insp = inspect([path], cache_dir=cache_dir)
@@ -84,7 +84,7 @@ def main() -> int:
         print(f"not built: {', '.join(missing)}; run examples/build.sh", file=sys.stderr)
         return 1
 
-    from harness._host import Host
+    from harness.runtime._host import Host
 
     print(f"{'example':<10} {'size':>10} {'compile cold':>13} {'cached':>9} {'instantiate':>12}")
     rows = {name: compile_times(name, opts.rounds) for name in NAMES}

@@ -19,9 +19,9 @@ import statistics
 import time
 from pathlib import Path
 
-from harness._model import Analysed, Candidate, Endpoint, Manifest
-from harness._resolve import resolve
-from harness._witypes import FuncT, InstanceT, ListT, OptionT, Prim, RecordT
+from harness.model._records import Analysed, Candidate, Endpoint, Manifest
+from harness.model._witypes import FuncT, InstanceT, ListT, OptionT, Prim, RecordT
+from harness.pipeline._resolve import resolve
 
 
 def _lib() -> InstanceT:

@@ -2,9 +2,9 @@
 
 from typing import TYPE_CHECKING
 
-from ._codes import CODES, Code
-from ._diagnostics import Diagnostic
-from ._errors import (
+from .model._codes import CODES, Code
+from .model._diagnostics import Diagnostic
+from .model._errors import (
     BadArgumentsError,
     CallError,
     CallTimeoutError,
@@ -24,26 +24,26 @@ from ._errors import (
     UsageError,
     WatSyntaxError,
 )
-from ._model import Analysed, Candidate, Link, Manifest, Resolution
+from .model._records import Analysed, Candidate, Link, Manifest, Resolution
 
 __version__ = "0.1.0"
 
 # Names whose modules import wasmtime are loaded on first use, so that importing
 # `harness` (as the pytest plugin does in every test run) stays cheap.
 _LAZY = {
-    "Host": "._host",
-    "HostConfig": "._host",
-    "HostEvent": "._host",
-    "LogRecord": "._host",
-    "TraceEvent": "._host",
-    "Inspection": "._pipeline",
-    "inspect": "._pipeline",
-    "discover": "._discovery",
-    "analyse": "._analysis",
-    "resolve": "._resolve",
-    "CommandRegistry": "._commands",
-    "CommandInfo": "._commands",
-    "CommandArg": "._commands",
+    "Host": ".runtime._host",
+    "HostConfig": ".runtime._host",
+    "HostEvent": ".runtime._host",
+    "LogRecord": ".runtime._host",
+    "TraceEvent": ".runtime._host",
+    "Inspection": ".pipeline._inspect",
+    "inspect": ".pipeline._inspect",
+    "discover": ".pipeline._discovery",
+    "analyse": ".pipeline._analysis",
+    "resolve": ".pipeline._resolve",
+    "CommandRegistry": ".runtime._commands",
+    "CommandInfo": ".runtime._commands",
+    "CommandArg": ".runtime._commands",
 }
 
 
@@ -102,9 +102,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ._analysis import analyse
-    from ._commands import CommandArg, CommandInfo, CommandRegistry
-    from ._discovery import discover
-    from ._host import Host, HostConfig, HostEvent, LogRecord, TraceEvent
-    from ._pipeline import Inspection, inspect
-    from ._resolve import resolve
+    from .pipeline._analysis import analyse
+    from .pipeline._discovery import discover
+    from .pipeline._inspect import Inspection, inspect
+    from .pipeline._resolve import resolve
+    from .runtime._commands import CommandArg, CommandInfo, CommandRegistry
+    from .runtime._host import Host, HostConfig, HostEvent, LogRecord, TraceEvent

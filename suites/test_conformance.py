@@ -1,6 +1,6 @@
 """Conformance checks, one test per check, parametrized by extension (`test_analysis[ext-js]`).
 
-Each test asks the run's `SuiteRun` for a verdict (harness._plugin_suite); the
+Each test asks the run's `SuiteRun` for a verdict (harness.pytest_plugin._suite); the
 reports name them `<extension>::<check>` (e.g. `ext-js::analysis`).
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness._plugin_session import SESSION_KEY, run_check
-from harness._plugin_suite import SuiteRun
+from harness.pytest_plugin._session import SESSION_KEY, run_check
+from harness.pytest_plugin._suite import SuiteRun
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

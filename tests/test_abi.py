@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness._abi import (
+from harness.model._witypes import FuncT, ValueType
+from harness.runtime._abi import (
     alignment,
     discriminant_size,
     flatten,
@@ -12,7 +13,7 @@ from harness._abi import (
     join,
     size,
 )
-from harness._mock import (
+from harness.testing import (
     BOOL,
     CHAR,
     F32,
@@ -34,7 +35,6 @@ from harness._mock import (
     tuple_of,
     variant,
 )
-from harness._witypes import FuncT, ValueType
 
 
 @pytest.mark.parametrize(("t", "flat"), [

@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from harness._analysis import AnalysisConfig, analyse, analyse_all, binary_layer
-from harness._cache import CompileCache
-from harness._diagnostics import Diagnostic
-from harness._engine import MAX_WASM_STACK_LIMIT, EngineConfig, make_engine, shared_engine
-from harness._errors import UsageError
-from harness._model import Analysed, Candidate, Manifest
-from harness._witypes import (
+from harness.model._diagnostics import Diagnostic
+from harness.model._errors import UsageError
+from harness.model._records import Analysed, Candidate, Manifest
+from harness.model._witypes import (
     EnumT,
     FlagsT,
     FuncT,
@@ -32,6 +29,9 @@ from harness._witypes import (
     render,
     type_diff,
 )
+from harness.pipeline._analysis import AnalysisConfig, analyse, analyse_all, binary_layer
+from harness.pipeline._cache import CompileCache
+from harness.pipeline._engine import MAX_WASM_STACK_LIMIT, EngineConfig, make_engine, shared_engine
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 WAT = FIXTURES / "wat"
@@ -307,7 +307,7 @@ def test_analyse_all_partial_success(tmp_path: Path, config: AnalysisConfig) -> 
 def test_an_unforeseen_failure_stays_with_its_extension(config: AnalysisConfig,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """No exception from one extension's files may escape analysis (issue 9, finding 10)."""
-    import harness._analysis as analysis
+    import harness.pipeline._analysis as analysis
     real = analysis.binary_layer
     poisoned = wasm_of("analysis_calc_provider.wat")
 
@@ -380,7 +380,7 @@ def test_cached_interface_still_reports_unsupported_imports(config: AnalysisConf
 def test_unusable_cached_interface_is_rebuilt(config: AnalysisConfig, damage: str) -> None:
     import json
 
-    from harness._analysis import _INTERFACE_KIND, _interface_to_json
+    from harness.pipeline._analysis import _INTERFACE_KIND, _interface_to_json
 
     assert config.cache is not None
     first = ok(WAT / "analysis_types.wat", config)

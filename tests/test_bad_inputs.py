@@ -26,10 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import stat
-from harness._codes import DIAGNOSTIC_CODES
-from harness._diagnostics import Diagnostic
-from harness._host import Host
-from harness._mock import (
+from harness.model._codes import DIAGNOSTIC_CODES
+from harness.model._diagnostics import Diagnostic
+from harness.runtime._host import Host
+from harness.testing import (
     STRING,
     U32,
     Const,

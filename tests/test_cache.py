@@ -21,10 +21,8 @@ import wasmtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import _cache, _typejson
-from harness._cache import CompileCache, default_cache_dir
-from harness._engine import EngineConfig, shared_engine
-from harness._witypes import (
+from harness.model import _typejson
+from harness.model._witypes import (
     ComponentItem,
     FuncT,
     FutureT,
@@ -38,7 +36,10 @@ from harness._witypes import (
     TypeItem,
     ValueType,
 )
-from harness.strategies import wit_types
+from harness.pipeline import _cache
+from harness.pipeline._cache import CompileCache, default_cache_dir
+from harness.pipeline._engine import EngineConfig, shared_engine
+from harness.testing.strategies import wit_types
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -181,8 +182,8 @@ def test_replacing_an_entry_keeps_loaded_components_valid(tmp_path: Path, wasm: 
 def test_two_processes_write_the_same_entry(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import sys, wasmtime
-        from harness._cache import CompileCache
-        from harness._engine import EngineConfig, shared_engine
+        from harness.pipeline._cache import CompileCache
+        from harness.pipeline._engine import EngineConfig, shared_engine
         wasm = bytes(wasmtime.wat2wasm(open({str(FIXTURES / "wat" / "analysis_types.wat")!r}).read()))
         cfg = EngineConfig()
         for _ in range(5):
@@ -295,7 +296,7 @@ class _Plant:
 
 
 def _fixture_candidate(name: str = "analysis_types.wat") -> Any:
-    from harness._model import Candidate, Manifest
+    from harness.model._records import Candidate, Manifest
 
     path = FIXTURES / "wat" / name
     return Candidate(name="victim", root=path.parent, component_path=path, source="wat",
@@ -308,8 +309,8 @@ def _old_style_trailer(payload: bytes) -> bytes:
 
 
 def test_planted_pickle_entry_never_runs(tmp_path: Path) -> None:
-    from harness._analysis import AnalysisConfig, analyse
-    from harness._pipeline import inspect
+    from harness.pipeline._analysis import AnalysisConfig, analyse
+    from harness.pipeline._inspect import inspect
 
     cache_dir = tmp_path / "cache"
     fresh, _ = analyse(_fixture_candidate(), AnalysisConfig(cache=None))
@@ -490,8 +491,8 @@ def test_root_key_and_entries_are_private(tmp_path: Path, wasm: bytes) -> None:
 
 
 def test_refusal_is_reported_once_and_loading_goes_on(tmp_path: Path) -> None:
-    from harness._host import Host
-    from harness._pipeline import inspect
+    from harness.pipeline._inspect import inspect
+    from harness.runtime._host import Host
 
     root = tmp_path / "shared"
     root.mkdir()
@@ -543,7 +544,7 @@ def test_type_model_round_trips_through_json(item: Item) -> None:
 @settings(max_examples=100, deadline=None)
 @given(_named(_ITEMS), _named(_ITEMS))
 def test_interface_document_round_trips(imports: Any, exports: Any) -> None:
-    from harness._analysis import _interface_to_json, _named_from_json
+    from harness.pipeline._analysis import _interface_to_json, _named_from_json
 
     doc = json.loads(_interface_to_json((imports, exports)))
     assert (_named_from_json(doc["imports"]), _named_from_json(doc["exports"])) == (imports, exports)
@@ -567,8 +568,8 @@ _BUNDLED = [*sorted((FIXTURES / "wat").glob("*.wat")),
 
 @pytest.mark.parametrize("path", _BUNDLED, ids=lambda p: p.name)
 def test_cached_interface_equals_the_fresh_one(tmp_path: Path, path: Path) -> None:
-    from harness import _analysis
-    from harness._wat import assemble_wat_file
+    from harness.pipeline import _analysis
+    from harness.pipeline._wat import assemble_wat_file
 
     if not path.exists():
         pytest.skip(f"{path} is not built")

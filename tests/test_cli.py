@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from harness._pipeline import inspect
-from harness._render import inspection_to_json, inspection_to_text
-from harness._witypes import EnumT, Prim
-from harness.cli import _Usage, main, parse_call_arg, split_call_positionals
+from harness.cli._main import _Usage, main, parse_call_arg, split_call_positionals
+from harness.cli._render import inspection_to_json, inspection_to_text
+from harness.model._witypes import EnumT, Prim
+from harness.pipeline._inspect import inspect
 
 WAT = Path(__file__).resolve().parent.parent / "fixtures" / "wat"
 VALUES = str(WAT / "cli_values.wat")

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness._plugin_report import CheckRecord, RunReport
-from harness._text import json_text, printable
 from harness.cli import main
+from harness.model._text import json_text, printable
+from harness.pytest_plugin._report import CheckRecord, RunReport
 
 ROOT = Path(__file__).resolve().parent.parent
 WAT = ROOT / "fixtures" / "wat"
@@ -145,8 +145,8 @@ def test_a_newline_in_a_diagnostic_message_cannot_fake_a_line(tmp_path: Path,
 def test_a_failed_call_is_printed_one_line_per_part() -> None:
     """Both CLI paths (`call` and `run`) print a failed call with `call_error_lines`: a guest's
     newline in the message cannot fake a line (before, only other controls were escaped)."""
-    from harness._errors import TrapError
-    from harness._render import call_error_lines
+    from harness.cli._render import call_error_lines
+    from harness.model._errors import TrapError
 
     e = TrapError("x: f trapped: boom\nerror[ok]: \x1b[2Jall fine", extension="x", function="f", chain=["x"])
     lines = call_error_lines(e)

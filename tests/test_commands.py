@@ -15,21 +15,23 @@ from typing import Any
 import pytest
 from wasmtime.component import Record, Variant
 
-from harness._commands import (
+from harness.cli import main as cli_main
+from harness.model._errors import (
+    BadArgumentsError,
+    CommandFailedError,
+    NoSuchCommandError,
+    TrapError,
+)
+from harness.model._witypes import ValueType
+from harness.runtime._commands import (
     CommandArg,
     CommandInfo,
     CommandRegistry,
     conformance_check,
     split_run_positionals,
 )
-from harness._errors import (
-    BadArgumentsError,
-    CommandFailedError,
-    NoSuchCommandError,
-    TrapError,
-)
-from harness._host import Host
-from harness._mock import (
+from harness.runtime._host import Host
+from harness.testing import (
     BOOL,
     S32,
     STRING,
@@ -46,8 +48,6 @@ from harness._mock import (
     result,
     write_extension,
 )
-from harness._witypes import ValueType
-from harness.cli import main as cli_main
 
 ARG = record(name=STRING, description=STRING, required=BOOL)
 CMD = record(name=STRING, description=STRING, args=list_of(ARG))

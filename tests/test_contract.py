@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness._pipeline import inspect
+from harness.pipeline._inspect import inspect
 
 ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"
@@ -44,7 +44,7 @@ def test_contract_encodes_to_a_valid_wit_package(tmp_path: Path) -> None:
 def test_a_component_targeting_the_extension_world_is_accepted(tmp_path: Path) -> None:
     """ext-wat imports ext:host/log and exports lifecycle: exactly the `extension` world."""
     wasm = tmp_path / "ext-wat.wasm"
-    wasm.write_bytes(harness._wat.assemble_wat((ROOT / "examples" / "ext-wat" / "ext-wat.wat").read_text()))
+    wasm.write_bytes(harness.pipeline._wat.assemble_wat((ROOT / "examples" / "ext-wat" / "ext-wat.wat").read_text()))
     subprocess.run([wasm_tools(), "component", "targets", str(WIT), "--world", "ext:host/extension", str(wasm)],
                    check=True, capture_output=True)
     bad = subprocess.run([wasm_tools(), "component", "targets", str(WIT), "--world", "ext:host/command-extension",

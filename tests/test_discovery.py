@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 
-from harness._discovery import Discovery, DiscoveryConfig, discover
+from harness.pipeline._discovery import Discovery, DiscoveryConfig, discover
 
 WASM = b"\0asm\x0d\0\x01\0"  # discovery never validates the bytes
 
@@ -332,7 +332,7 @@ def test_result_is_identical_for_any_listing_order(tmp_path: Path) -> None:
             return iter(self.entries)
 
     for seed in range(5):
-        with mock.patch("harness._discovery.os.scandir", lambda p, s=seed: Shuffled(p, s)):
+        with mock.patch("harness.pipeline._discovery.os.scandir", lambda p, s=seed: Shuffled(p, s)):
             assert discover(inputs) == baseline
 
 
@@ -436,7 +436,7 @@ def test_a_folder_that_cannot_be_searched_is_diagnosed_not_skipped(tmp_path: Pat
 
 
 def test_a_folder_that_cannot_be_listed_is_unreadable(tmp_path: Path) -> None:
-    with mock.patch("harness._discovery.os.scandir", side_effect=PermissionError(13, "Permission denied")):
+    with mock.patch("harness.pipeline._discovery.os.scandir", side_effect=PermissionError(13, "Permission denied")):
         result = discover([tmp_path])
     assert codes(result) == [("unreadable", None)]
 

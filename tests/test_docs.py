@@ -1,6 +1,6 @@
 """The user docs stay true: every code is documented, every Python example runs.
 
-`docs/errors.md` must list exactly the codes of `harness/_codes.py` (a table row
+`docs/errors.md` must list exactly the codes of `harness/model/_codes.py` (a table row
 per code), and each fenced ```python block in docs/*.md is executed (the blocks
 of a page in order, in one namespace, with the repository root as the working
 directory), so an example that drifts from the library fails here.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness._codes import CODES
+from harness.model._codes import CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -33,7 +33,7 @@ def test_errors_md_keeps_each_codes_hint() -> None:
     text = (DOCS / "errors.md").read_text(encoding="utf-8")
     for code in CODES.values():
         row = next(line for line in text.splitlines() if line.startswith(f"| `{code.code}` |"))
-        assert code.hint.replace("|", "\\|") in row, f"{code.code}: the fix differs from harness/_codes.py"
+        assert code.hint.replace("|", "\\|") in row, f"{code.code}: the fix differs from harness/model/_codes.py"
 
 
 def _blocks() -> dict[str, list[tuple[int, str]]]:

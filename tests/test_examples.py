@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from wasmtime.component import Variant
 
-from harness._errors import CommandFailedError, NoSuchCommandError, TrapError
-from harness._host import Host
 from harness.cli import main as cli_main
+from harness.model._errors import CommandFailedError, NoSuchCommandError, TrapError
+from harness.runtime._host import Host
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from harness._calls import _reason_of, classify_error
-from harness._errors import CallError, CallTimeoutError, TrapError
-from harness._host import Host
+from harness.model._errors import CallError, CallTimeoutError, TrapError
+from harness.runtime._calls import _reason_of, classify_error
+from harness.runtime._host import Host
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_WAT = ROOT / "fixtures" / "wat" / "host"
@@ -73,7 +73,7 @@ def _write_chain(folder: Path, n: int) -> None:
 _CHAIN_CALL = """
     import asyncio, json, sys
     from harness import Host
-    from harness._errors import CallError
+    from harness.model._errors import CallError
     folder, depth, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     sys.argv = sys.argv[:1]
     with Host.load(folder, cache_dir=folder + "/cache") as host:
@@ -196,7 +196,7 @@ def test_a_start_function_that_loops_on_restart_is_a_failed_restart(tmp_path: Pa
     proc = _run(f"""
         import json, time
         from harness import Host
-        from harness._errors import CallError
+        from harness.model._errors import CallError
         loop = {{"v": 0}}
         with Host.load({str(tmp_path)!r}, cache_dir={str(tmp_path / "cache")!r},
                        interfaces={{"test:host/cb@1.0.0": {{"cb": lambda x: loop["v"]}}}}) as host:
@@ -224,7 +224,7 @@ def test_a_start_function_that_loops_on_restart_is_a_failed_restart(tmp_path: Pa
 
 
 def test_a_looping_init_is_init_failed_with_its_time_limit(tmp_path: Path) -> None:
-    from harness._mock import Loop, MockExtension, write_extension
+    from harness.testing import Loop, MockExtension, write_extension
     write_extension(MockExtension("spinit", init=Loop(), manifest_extra={"limits": {"timeout_ms": 150}}), tmp_path)
     _extension(tmp_path, "good", (HOST_WAT / "calc.wat").read_text())
     proc = _run(f"""

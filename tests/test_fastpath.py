@@ -8,7 +8,24 @@ from typing import Any
 import pytest
 
 from harness import BadArgumentsError, Host
-from harness._mock import BOOL, F32, F64, S8, S16, S32, S64, U8, U16, U32, U64, Forward, ext, fn, iface, write_extension
+from harness.testing import (
+    BOOL,
+    F32,
+    F64,
+    S8,
+    S16,
+    S32,
+    S64,
+    U8,
+    U16,
+    U32,
+    U64,
+    Forward,
+    ext,
+    fn,
+    iface,
+    write_extension,
+)
 
 PARAMS = [("a", BOOL), ("b", S8), ("c", U8), ("d", S16), ("e", U16), ("f", S32), ("g", U32), ("h", S64),
           ("i", U64), ("j", F32), ("k", F64)]

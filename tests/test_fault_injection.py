@@ -25,10 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import stat
-from harness._codes import CALL_CODES
-from harness._errors import CallError
-from harness._host import Host
-from harness._mock import (
+from harness.model._codes import CALL_CODES
+from harness.model._errors import CallError
+from harness.runtime._host import Host
+from harness.testing import (
     U32,
     AddParams,
     Const,

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from harness._codes import DIAGNOSTIC_CODES
-from harness._errors import CallError, WatSyntaxError
-from harness._mock import STRING, U32, AddParams, MockFunction, MockInterface, ext, fn, iface, list_of
-from harness._plugin_scenario import ScenarioBuilder, api_name
-from harness._plugin_snapshot import mask, serialize, trace_of, traced_gather
+from harness.model._codes import DIAGNOSTIC_CODES
+from harness.model._errors import CallError, WatSyntaxError
+from harness.pytest_plugin._snapshot import mask, serialize, trace_of, traced_gather
+from harness.testing import STRING, U32, AddParams, MockFunction, MockInterface, ext, fn, iface, list_of
+from harness.testing._scenario import ScenarioBuilder, api_name
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_FROM_THE_PIPELINE = {"duplicate-command", "bad-command"}  # from the command registry, not from loading
@@ -26,7 +26,7 @@ Make = Callable[[Path, Any, Any], tuple[list[Path], dict[str, Any]]]
 
 
 def _mock(folder: Path, name: str, **manifest: Any) -> Path:
-    from harness._mock import write_extension
+    from harness.testing import write_extension
 
     return write_extension(replace(ScenarioBuilder.node(name), manifest_extra=manifest), folder)
 
@@ -93,7 +93,7 @@ def _make(code: str, tmp: Path, scenario: Any, wat: Any) -> tuple[list[Any], dic
     if code == "bad-pin":
         _mock(tmp / "set", "lib")
         _mock(tmp / "set", "other")
-        from harness._mock import write_extension
+        from harness.testing import write_extension
 
         app = replace(ScenarioBuilder.node("app", ["lib"]), manifest_extra={"provides": {"test:lib/api": "other"}})
         write_extension(app, tmp / "set")
@@ -110,7 +110,7 @@ def _make(code: str, tmp: Path, scenario: Any, wat: Any) -> tuple[list[Any], dic
     if code == "init-failed":
         return [scenario.failing_dependency()], {}
     if code == "capability-denied":
-        from harness._mock import write_extension
+        from harness.testing import write_extension
 
         wasi = MockInterface("wasi:cli/environment@0.2.0", (fn("get-arguments", (), list_of(STRING)),))
         m = ext("greedy", exports=[iface(api_name("greedy"), fn("get", [("n", U32)], U32, AddParams()))],
@@ -173,7 +173,7 @@ def test_async_trace(scenario: Any, ext_host: Any, ext_snapshot: Any) -> None:
 
 def test_async_trace_of_timeouts_and_cancellation(mock_extension: Any, ext_host: Any, ext_snapshot: Any) -> None:
     """A timed-out call and a cancelled one both stop the guest; the calls queued behind them still run."""
-    from harness._mock import Loop
+    from harness.testing import Loop
 
     folder = mock_extension(ext("busy", exports=[iface("t:busy/lib@1.0.0", fn("spin", (), U32, Loop()),
                                                        fn("add", [("a", U32), ("b", U32)], U32, AddParams()))]))
@@ -209,7 +209,7 @@ ANY_TIMEOUT = _AnyTimeout()
 
 @pytest.mark.ext_limits(timeout_ms=50)
 def test_ext_limits_marker(mock_extension: Any, ext_host: Any) -> None:
-    from harness._mock import Loop
+    from harness.testing import Loop
 
     folder = mock_extension("spinner", exports=[iface("test:spin/api@1.0.0", fn("spin", (), U32, Loop()))])
     host = ext_host(folder)
@@ -261,7 +261,7 @@ WAT_FIXTURES = sorted(p for p in (REPO / "fixtures" / "wat").rglob("*.wat") if _
                                                     for p in WAT_FIXTURES])
 def test_wat_fixture_headers_hold(path: Path, ext_host: Any) -> None:
     """`;;! expect = "ok" | "error"`, `stage`, `code`, `with = [partners]`, `host = {iface = [funcs]}`."""
-    from harness._codes import describe
+    from harness.model._codes import describe
 
     head = _header(path)
     partners = [path.parent / p for p in head.get("with", [])]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness._errors import (
+from harness.model._errors import (
     BadArgumentsError,
     CallTimeoutError,
     DeadlockError,
@@ -25,7 +25,7 @@ from harness._errors import (
     TrapError,
     UsageError,
 )
-from harness._host import Host
+from harness.runtime._host import Host
 
 HOST = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
 CALC = "test:calc/lib@1.2.0"

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from harness import CallError
-from harness._errors import (
+from harness.model._errors import (
     CallTimeoutError,
     HostFunctionError,
     NoSuchFunctionError,
     UsageError,
 )
-from harness._host import Host
-from harness._proxy import PROXIES as _PROXIES
-from harness._runtime import _RUNTIMES
+from harness.runtime._extension import _RUNTIMES
+from harness.runtime._host import Host
+from harness.runtime._proxy import PROXIES as _PROXIES
 
 HOST = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
 CB = "test:host/cb@1.0.0"
@@ -241,7 +241,7 @@ def test_a_guest_busy_in_a_host_function_at_close_is_stopped_when_it_returns_to_
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """close() does not wait forever for a host function; when the guest resumes and spins,
     the epoch callback still finds it and stops it."""
-    import harness._host as host_module
+    import harness.runtime._host as host_module
 
     (tmp_path / "waiter.wat").write_text(WAIT_THEN_SPIN)
     entered, release = threading.Event(), threading.Event()

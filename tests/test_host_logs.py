@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness._errors import UsageError
-from harness._host import Host
-from harness._hostconfig import HostConfig
+from harness.model._errors import UsageError
+from harness.model._hostconfig import HostConfig
+from harness.runtime._host import Host
 
 CHATTY = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host" / "chatty.wat"
 

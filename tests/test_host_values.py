@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from wasmtime.component import Record, Variant
 
-from harness._errors import BadArgumentsError, HostFunctionError
-from harness._host import Host
-from harness._values import INT_RANGES, describe_misfit, int_checker
-from harness._witypes import EnumT, FlagsT, ListT, OptionT, Prim, RecordT, ResultT, TupleT, VariantT
+from harness.model._errors import BadArgumentsError, HostFunctionError
+from harness.model._witypes import EnumT, FlagsT, ListT, OptionT, Prim, RecordT, ResultT, TupleT, VariantT
+from harness.runtime._host import Host
+from harness.runtime._values import INT_RANGES, describe_misfit, int_checker
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = ROOT / "fixtures" / "wat" / "host"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-import harness._workers as workers
+import harness.runtime._workers as workers
 from harness import Host, UsageError
-from harness._engine import EngineConfig
-from harness._hostconfig import LIMITS
-from harness._manifest import parse_manifest
+from harness.model._hostconfig import LIMITS
+from harness.pipeline._engine import EngineConfig
+from harness.pipeline._manifest import parse_manifest
 
 IFACE = "test:limits/hungry@1.0.0"
 HOST_WAT = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
@@ -187,7 +187,7 @@ def test_host_options_are_range_checked(option: str, value: object) -> None:
 
 
 def test_every_limit_accepts_its_bounds_and_none() -> None:
-    from harness._hostconfig import HostConfig
+    from harness.model._hostconfig import HostConfig
     for name, spec in LIMITS.items():
         for value in (spec.low, spec.high, None):
             HostConfig.from_kwargs({name: value})

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness._errors import WatSyntaxError
-from harness._manifest import parse_manifest
-from harness._model import Capabilities, ConformanceExample, Limits, Manifest, Preopen
-from harness._wat import assemble_wat, assemble_wat_file
+from harness.model._errors import WatSyntaxError
+from harness.model._records import Capabilities, ConformanceExample, Limits, Manifest, Preopen
+from harness.pipeline._manifest import parse_manifest
+from harness.pipeline._wat import assemble_wat, assemble_wat_file
 
 FULL = """
 name = "adder"
@@ -391,7 +391,7 @@ def test_unknown_key_hint_suggests_the_nearest_known_key(tmp_path: Path) -> None
 
 def test_limits_accept_their_maximum_and_paths_up_to_the_os_limits(tmp_path: Path) -> None:
     """The bounds added against hostile values leave every usable value usable."""
-    from harness._manifest import _LIMIT_KEYS, LIMIT_MAX
+    from harness.pipeline._manifest import _LIMIT_KEYS, LIMIT_MAX
     maxima = {k: LIMIT_MAX[k] for k in _LIMIT_KEYS}
     limits = "\n".join(f"{k} = {v}" for k, v in maxima.items())
     component = ("a" * 255 + "/") * 15 + "b" * 250 + ".wasm"  # 4095 bytes, names of 255

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from wasmtime import component as c
 
-from harness._errors import UsageError
-from harness._mock import (
+from harness.model._errors import UsageError
+from harness.model._witypes import HandleT, ValueType, from_wasmtime_item
+from harness.testing import (
     BOOL,
     CHAR,
     F32,
@@ -54,7 +55,6 @@ from harness._mock import (
     variant,
     write_extension,
 )
-from harness._witypes import HandleT, ValueType, from_wasmtime_item
 
 ECHO = "test:echo/host@0.1.0"
 LIB = "ext:a/lib@1.0.0"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness._diagnostics import Diagnostic
-from harness._pipeline import Inspection, inspect
+from harness.model._diagnostics import Diagnostic
+from harness.pipeline._inspect import Inspection, inspect
 
 PROVIDER = """(component
   (core module $m (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness._mock import Const, err, write_extension
-from harness._plugin_scenario import ScenarioBuilder, api_name
+from harness.testing import Const, err, write_extension
+from harness.testing._scenario import ScenarioBuilder, api_name
 
 pytest_plugins = ["pytester"]
 

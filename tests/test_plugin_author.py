@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from harness._mock import write_extension
-from harness._plugin_scenario import ScenarioBuilder, api_name
+from harness.testing import write_extension
+from harness.testing._scenario import ScenarioBuilder, api_name
 
 pytest_plugins = ["pytester"]
 

@@ -26,11 +26,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import stat
-from harness._codes import DIAGNOSTIC_CODES
-from harness._diagnostics import Diagnostic
-from harness._host import Host
-from harness._hostconfig import HostConfig
-from harness._mock import (
+from harness.model._codes import DIAGNOSTIC_CODES
+from harness.model._diagnostics import Diagnostic
+from harness.model._hostconfig import HostConfig
+from harness.model._witypes import ValueType
+from harness.pipeline._inspect import inspect
+from harness.runtime._host import Host
+from harness.testing import (
     LOG_LEVEL,
     STRING,
     U8,
@@ -49,8 +51,6 @@ from harness._mock import (
     tuple_of,
     write_extension,
 )
-from harness._pipeline import inspect
-from harness._witypes import ValueType
 
 PY_IFACE = "test:py/api@1.0.0"
 PY_FUNCS = {"f": lambda: 5}

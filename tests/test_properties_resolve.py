@@ -1,6 +1,6 @@
 """Resolution properties: the resolver against a brute-force reference model.
 
-Scenarios come from `harness.strategies.dependency_graphs()`. Most run on
+Scenarios come from `harness.testing.strategies.dependency_graphs()`. Most run on
 `Analysed` values directly (fast); a smaller number are written out as mock
 extensions and go through discovery, analysis, resolution and the linker, where
 each consumer's `via<k>` must answer with the id of the provider it was linked to.
@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import stat
-from harness._diagnostics import Diagnostic
-from harness._host import Host
-from harness._model import Resolution
-from harness._pipeline import inspect
-from harness._resolve import resolve
-from harness.strategies import ExpectedResolution, GraphScenario, dependency_graphs
+from harness.model._diagnostics import Diagnostic
+from harness.model._records import Resolution
+from harness.pipeline._inspect import inspect
+from harness.pipeline._resolve import resolve
+from harness.runtime._host import Host
+from harness.testing.strategies import ExpectedResolution, GraphScenario, dependency_graphs
 
 
 def _error_codes(diags: tuple[Diagnostic, ...], ext: str) -> set[str]:
@@ -113,7 +113,7 @@ def test_clean_graphs_load_completely(scenario: GraphScenario) -> None:
 
 def test_reference_model_on_a_hand_made_graph() -> None:
     """The reference itself, checked on a graph whose answer is known."""
-    from harness.strategies import ExtraExport, GraphEdge, GraphNode
+    from harness.testing.strategies import ExtraExport, GraphEdge, GraphNode
 
     s = GraphScenario(
         nodes=(GraphNode("alpha", "1.0.0"), GraphNode("beta", "1.2.0"), GraphNode("gamma", "0.1.0"),

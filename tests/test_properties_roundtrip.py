@@ -20,10 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import stat
-from harness._host import Host
-from harness._mock import Forward, MockExtension, fn, iface, write_extension
-from harness._witypes import ValueType, render
-from harness.strategies import python_classes, tagged, values, values_equal, wit_types
+from harness.model._witypes import ValueType, render
+from harness.runtime._host import Host
+from harness.testing import Forward, MockExtension, fn, iface, write_extension
+from harness.testing.strategies import python_classes, tagged, values, values_equal, wit_types
 
 HOST_ECHO = "rt:host/echo@1.0.0"
 PROV = "rt:prov/lib@1.0.0"
@@ -100,7 +100,7 @@ def test_values_equal_is_reflexive_and_values_are_classified(data: st.DataObject
 
 
 def test_tagging_follows_wasmtime_py() -> None:
-    from harness._witypes import OptionT, Prim, ResultT, VariantT
+    from harness.model._witypes import OptionT, Prim, ResultT, VariantT
 
     u32, s, b = Prim("u32"), Prim("string"), Prim("bool")
     assert not tagged(OptionT(u32))

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from harness._diagnostics import Diagnostic
-from harness._graph import cycle_through, strongly_connected, topological_order
-from harness._model import Analysed, Candidate, Endpoint, Link, Manifest, Resolution
-from harness._names import classify
-from harness._resolve import resolve
-from harness._witypes import FuncT, InstanceT, Item, Prim
+from harness.model._diagnostics import Diagnostic
+from harness.model._names import classify
+from harness.model._records import Analysed, Candidate, Endpoint, Link, Manifest, Resolution
+from harness.model._witypes import FuncT, InstanceT, Item, Prim
+from harness.pipeline._graph import cycle_through, strongly_connected, topological_order
+from harness.pipeline._resolve import resolve
 
 U32 = Prim("u32")
 LIB = InstanceT((("f", FuncT((("x", U32),), U32)),))

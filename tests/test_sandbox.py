@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness import CapabilityDeniedError, ExtensionFaultedError, Host
-from harness._model import Capabilities, Preopen
-from harness._sandbox import open_preopen, plan_preopens
+from harness.model._records import Capabilities, Preopen
+from harness.pipeline._sandbox import open_preopen, plan_preopens
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wat"
 FS_WAT = FIXTURES / "sandbox_fs.wat"
@@ -155,7 +155,7 @@ def test_a_writable_preopen_holding_the_manifest_or_component_is_refused(
         shutil.move(root / "fs.wat", root / "build" / "fs.wasm")
         text = (root / "extension.toml").read_text().replace('"fs.wat"', '"build/fs.wasm"')
         (root / "extension.toml").write_text(text)
-        from harness._wat import assemble_wat
+        from harness.pipeline._wat import assemble_wat
         (root / "build" / "fs.wasm").write_bytes(assemble_wat(FS_WAT.read_text()))
     with Host.load(root, cache_dir=str(cache_dir)) as host:
         assert host.status == {"fsx": "error"}

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness._model import Analysed, Candidate, Endpoint, Link, Manifest
-from harness._names import InterfaceName, classify
-from harness._resolve import resolve
-from harness._witypes import FuncT, InstanceT, Prim
+from harness.model._names import InterfaceName, classify
+from harness.model._records import Analysed, Candidate, Endpoint, Link, Manifest
+from harness.model._witypes import FuncT, InstanceT, Prim
+from harness.pipeline._resolve import resolve
 
 LIB = InstanceT((("f", FuncT((("x", Prim("u32")),), Prim("u32"))),))
 
@@ -107,7 +107,7 @@ def test_numeric_not_lexical_ordering() -> None:
     "ext:a@1.0.0/b", "plain", "ext:a/b@01.0.0", "ext:a/b@1.0.0-", "x:y/z@1.0.0+build",
 ])
 def test_cached_name_parsing_matches_interface_name_parse(text: str) -> None:
-    from harness._resolve import _parse
+    from harness.pipeline._resolve import _parse
 
     assert _parse(text) == InterfaceName.parse(text)
     assert _parse(text) == InterfaceName.parse(text)  # cached
@@ -115,7 +115,7 @@ def test_cached_name_parsing_matches_interface_name_parse(text: str) -> None:
 
 @given(st.text(alphabet="ab:/@.-+01%x", max_size=24))
 def test_cached_name_parsing_matches_on_random_text(text: str) -> None:
-    from harness._resolve import _parse
+    from harness.pipeline._resolve import _parse
 
     assert _parse(text) == InterfaceName.parse(text)
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from harness._mock import S32, Const, err, write_extension
-from harness._plugin_regression import InterfaceSnapshot, compare, needed_bump, verdict
-from harness._plugin_report import CheckRecord, RunReport
-from harness._plugin_scenario import ScenarioBuilder, api_name
+from harness.pytest_plugin._regression import InterfaceSnapshot, compare, needed_bump, verdict
+from harness.pytest_plugin._report import CheckRecord, RunReport
+from harness.testing import S32, Const, err, write_extension
+from harness.testing._scenario import ScenarioBuilder, api_name
 
 pytest_plugins = ["pytester"]
 
@@ -164,8 +164,8 @@ def test_regression_check_end_to_end(tmp_path: Path) -> None:
     """Record, then change the interface without and with a version bump."""
     from dataclasses import replace
 
-    from harness._mock import U32, AddParams, MockFunction, MockInterface
-    from harness._plugin_suite import SuiteRun, SuiteSettings
+    from harness.pytest_plugin._suite import SuiteRun, SuiteSettings
+    from harness.testing import U32, AddParams, MockFunction, MockInterface
 
     exts, snaps = tmp_path / "exts", tmp_path / "snaps"
     base = ScenarioBuilder.node("reg")

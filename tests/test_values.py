@@ -15,8 +15,10 @@ import pytest
 import wasmtime
 from wasmtime import component as c
 
-from harness._errors import BadArgumentsError
-from harness._mock import (
+from harness.model._errors import BadArgumentsError
+from harness.model._witypes import FuncT, HandleT, OptionT, ResultT, ValueType, VariantT, from_wasmtime_valtype
+from harness.runtime._values import args_to_python, is_tagged, json_kind, to_json, to_python
+from harness.testing import (
     BOOL,
     CHAR,
     F32,
@@ -41,8 +43,6 @@ from harness._mock import (
     tuple_of,
     variant,
 )
-from harness._values import args_to_python, is_tagged, json_kind, to_json, to_python
-from harness._witypes import FuncT, HandleT, OptionT, ResultT, ValueType, VariantT, from_wasmtime_valtype
 
 ECHO = "test:echo/host@0.1.0"
 LIB = "ext:a/lib@1.0.0"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness._witypes import FuncT, InstanceT, ListT, OptionT, Prim, RecordT, ResultT, TupleT, VariantT, type_diff
+from harness.model._witypes import FuncT, InstanceT, ListT, OptionT, Prim, RecordT, ResultT, TupleT, VariantT, type_diff
 
 U32, S32, STR = Prim("u32"), Prim("s32"), Prim("string")
 POINT = RecordT((("x", U32), ("y", U32)))

@@ -1,0 +1,71 @@
+"""pytest entry point (`pytest11`). Thin: options, ini settings and fixtures; the suite's
+hooks live on a per-run object (`harness.pytest_plugin._session.SuiteSession`) registered only
+when `--ext-suite` is given.
+
+Nothing happens unless asked: without `--ext-suite` no test is added, no report is
+written and wasmtime is not imported; the fixtures only do work when a test uses them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from ._fixtures import (
+    _ext_cache_dir,
+    ext_host,
+    ext_snapshot,
+    ext_suite_run,
+    mock_extension,
+    scenario,
+    wat_component,
+)
+
+__all__ = ["_ext_cache_dir", "ext_host", "ext_snapshot", "ext_suite_run", "mock_extension", "scenario", "wat_component"]
+
+_INI: tuple[tuple[str, str, str], ...] = (
+    ("ext_suite", "args", "default PATHs for --ext-suite given without a value (default: examples/)"),
+    ("ext_report", "string", "folder for conformance reports (default: reports/)"),
+    ("ext_timeout_ms", "string", "per-call time limit in ms for the conformance suite"),
+    ("ext_fuel", "string", "per-call fuel for the conformance suite"),
+    ("ext_memory_mb", "string", "memory limit per extension in MiB for the conformance suite"),
+    ("ext_snapshots", "string", "folder of interface snapshots (default: __ext_snapshots__/)"),
+    ("ext_cache_dir", "string", "compile cache folder for the conformance suite"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ext-harness", "WebAssembly-component extensions (ext-harness)")
+    group.addoption("--ext-suite", action="append", nargs="?", const="", default=None, metavar="PATH",
+                    help="run the conformance suite on PATH (comma-separated or repeated; "
+                         "default: ini ext_suite, else examples/ under the rootdir)")
+    group.addoption("--ext-report", action="store", default=None, metavar="DIR",
+                    help="write JUnit XML, JSON and Markdown reports of the suite to DIR (default: reports/)")
+    group.addoption("--ext-no-report", action="store_true", default=False,
+                    help="do not write conformance reports")
+    group.addoption("--ext-timeout-ms", action="store", type=int, default=None, metavar="MS",
+                    help="per-call time limit of the suite's host (manifests may override)")
+    group.addoption("--ext-fuel", action="store", type=int, default=None, metavar="N",
+                    help="per-call fuel of the suite's host")
+    group.addoption("--ext-memory-mb", action="store", type=int, default=None, metavar="MB",
+                    help="memory limit per extension of the suite's host")
+    group.addoption("--ext-snapshots", action="store", default=None, metavar="DIR",
+                    help="folder of the interface snapshots (default: __ext_snapshots__/ under the rootdir)")
+    group.addoption("--ext-cache-dir", action="store", default=None, metavar="DIR",
+                    help="compile cache folder (default: the user cache)")
+    if importlib.util.find_spec("syrupy") is None:
+        # syrupy owns `--snapshot-update` (and adding it twice is an error); without syrupy the
+        # suite's interface snapshots still need it, so an author need not install syrupy for them
+        group.addoption("--snapshot-update", action="store_true", default=False, dest="update_snapshots",
+                        help="record the conformance suite's interface snapshots (syrupy is not installed)")
+    for name, kind, help_ in _INI:
+        parser.addini(name, help_, type=kind, default=None)  # type: ignore[arg-type]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "ext_limits(timeout_ms=None, fuel=None, memory_mb=None, **host_options): "
+                                       "limits the ext_host fixture loads extensions with")
+    from . import _session as _plugin_session
+
+    _plugin_session.configure(config)

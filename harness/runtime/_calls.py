@@ -1,0 +1,352 @@
+"""The call path: bound functions, the raw-ctypes fast call, proxies and call context.
+
+Why not `Func.__call__`? It re-derives the function type on every call (about
+half of its cost, see FIELD_NOTES). A `BoundFunc` resolves types once and calls
+`wasmtime_component_func_call` directly. A proxy is a raw C callback that hands
+the caller's argument and result arrays straight to the provider's function: no
+Python value is built on a cross-extension hop.
+
+Safety rules enforced here:
+- a `BoundFunc` owns its Store and Func together, created from one instance, so
+  a Func can never be called with a foreign Store (that aborts the process);
+- no Python exception ever escapes a C callback (it would be swallowed and the
+  caller would see a misleading error); failures are recorded in the thread's
+  `CallContext` and turned into a wasmtime error the guest propagates;
+- nesting depth is capped well below Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import threading
+from collections.abc import Callable
+from ctypes import byref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from wasmtime import _bindings as _raw
+from wasmtime import _ffi as ffi
+from wasmtime.component import _enter as _stock_enter
+
+from ..model._errors import (
+    BadArgumentsError,
+    CallError,
+    CallTimeoutError,
+    FuelExhaustedError,
+    HostFunctionError,
+    MemoryLimitError,
+    TrapError,
+)
+from ..model._witypes import ValueType
+from ._fastpath import ArgumentProblem, compile_lift, compile_lower
+from ._values import describe_misfit, int_checker
+
+if TYPE_CHECKING:
+    from ._extension import ExtensionRuntime
+
+__all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_context", "error_text",
+           "forget_stock_exception", "stock_failure"]
+
+_VAL = ffi.wasmtime_component_val_t
+_func_call = _raw._wasmtime_component_func_call
+_val_delete = _raw._wasmtime_component_val_delete
+_error_new = _raw._wasmtime_error_new
+_error_delete = _raw._wasmtime_error_delete
+
+
+def error_text(err_ptr: Any) -> str:
+    """The message of an owned `wasmtime_error_t*`, which is freed."""
+    vec = ffi.wasm_byte_vec_t()
+    ffi.wasmtime_error_message(err_ptr, byref(vec))
+    text = ffi.to_str(vec)
+    ffi.wasm_byte_vec_delete(byref(vec))
+    _error_delete(err_ptr)
+    return str(text)
+
+
+def forget_stock_exception() -> None:
+    """wasmtime-py parks a host function's exception in a global for its own `Func.__call__`
+    to re-raise later; we report it through the call context, so drop the stale copy."""
+    _stock_enter.LAST_EXCEPTION = None
+
+
+def new_error(message: str) -> int:
+    """A fresh `wasmtime_error_t*` as the integer a C callback returns."""
+    ptr = _error_new(message.encode("utf-8", "replace"))
+    return ctypes.cast(ptr, ctypes.c_void_p).value or 0
+
+
+# One extension entered on this thread: (extension, function, runtime). A tuple, not a
+# dataclass: one is built on every call and every proxy hop.
+Frame = tuple[str, str, "ExtensionRuntime"]
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Per-thread call state: the chain of frames and the first failure recorded in it."""
+
+    frames: list[Frame] = field(default_factory=list)  # type: ignore[valid-type]
+    pending: CallError | None = None
+    thread_id: int = field(default_factory=threading.get_ident)
+    deadline: float | None = None  # time.monotonic() after which the running guest is stopped
+    cancel: threading.Event | None = None  # set by another thread to stop the running guest
+    last_host: str | None = None  # the host function that returned last (to blame a bad result)
+    # native stack of this thread (see _threads.py), in bytes above the lowest address a guest
+    # may reach: a conservative estimate of what is left below the host code running now, and
+    # what is left where outer calls start (-1: not measured yet)
+    room: int = 0
+    outer_room: int = -1
+    stack_lo: int = 0
+    prepared: bool = False
+    interrupt: tuple[int, Any] | None = None  # a SIGINT recorded while a guest ran (signum, frame)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def chain(self) -> list[str]:
+        return [f"{ext}:{func}" for ext, func, _ in self.frames]
+
+
+_local = threading.local()
+
+
+def current_context() -> CallContext:
+    try:
+        return _local.ctx  # type: ignore[no-any-return]
+    except AttributeError:
+        ctx = _local.ctx = CallContext()
+        return ctx
+
+
+_BACKTRACE = re.compile(r"^\s*\d+:\s+(.*)$")
+
+
+def _frames_of(text: str) -> list[str]:
+    frames: list[str] = []
+    in_trace = False
+    for line in text.splitlines():
+        if "wasm backtrace" in line:
+            in_trace = True
+            continue
+        if in_trace:
+            m = _BACKTRACE.match(line)
+            if m:
+                frames.append(m.group(1).strip())
+            elif line.strip() and not line.startswith(" "):
+                in_trace = False
+    return frames
+
+
+def _reason_of(text: str) -> str:
+    """The trap's own cause line. wasmtime prints the backtrace first, then "Caused by:" and the
+    cause, possibly followed by a paragraph of boilerplate (its "BUG: ..." traps), possibly a
+    numbered chain of causes, and a proxied error nests a whole error text inside: so the
+    innermost "Caused by:" section counts, and in it the last numbered cause, first line only."""
+    lines = text.strip().splitlines()
+    heads = [i for i, ln in enumerate(lines) if ln.strip() == "Caused by:"]
+    if not heads:
+        return next((ln.strip() for ln in lines if ln.strip()), "wasm trap")
+    section = [ln for ln in lines[heads[-1] + 1:] if ln.strip()]
+    if not section:
+        return lines[0].strip() or "wasm trap"
+    indent = len(section[0]) - len(section[0].lstrip())
+    numbered = [m.group(1).strip() for ln in section
+                if len(ln) - len(ln.lstrip()) == indent and (m := _NUMBERED.match(ln.strip()))]
+    return numbered[-1] if numbered else section[0].strip()
+
+
+_NUMBERED = re.compile(r"^\d+: (.*)$")
+
+
+def classify_error(text: str, *, extension: str, function: str, chain: list[str],
+                   memory_limited: bool = False) -> CallError:
+    """Turn wasmtime's error text into the right coded exception."""
+    first = _reason_of(text)
+    frames = _frames_of(text)
+    kwargs: dict[str, Any] = {"extension": extension, "function": function, "chain": chain,
+                              "frames": frames, "details": {"reason": first, "text": text}}
+    # Matched on the cause line only: names in the backtrace are the guest's to choose.
+    low = first.lower()
+    if low.startswith("ext-harness: timed out after"):  # an instantiation or init past its own limit
+        return CallTimeoutError(f"{extension}: {function} {first[len('ext-harness: '):]}", **kwargs)
+    if "ext-harness: timeout" in low or "wasm trap: interrupt" in low:
+        return CallTimeoutError(f"{extension}: {function} ran past its time limit", **kwargs)
+    if "ext-harness: cancelled" in low:
+        return CallTimeoutError(f"{extension}: {function} was cancelled", **kwargs)
+    if "ext-harness: closed" in low:
+        return CallTimeoutError(f"{extension}: {function} was stopped: the host was closed", **kwargs)
+    if "ext-harness: interrupted" in low:
+        return CallTimeoutError(f"{extension}: {function} was interrupted (SIGINT)", **kwargs)
+    if "all fuel consumed" in low or ("fuel" in low and "consumed" in low):
+        return FuelExhaustedError(f"{extension}: {function} used up its fuel", **kwargs)
+    if "memory" in low and ("limit" in low or "exceeds" in low):
+        return MemoryLimitError(f"{extension}: {function} hit its memory limit: {first}", **kwargs)
+    if memory_limited and ("unreachable" in low or "out of bounds" in low):
+        # A refused memory.grow is not a trap in wasm: the guest sees -1 and aborts on its
+        # own. wasmtime's C API does not report the refusal, so a guest that aborts under
+        # a memory limit is reported as having hit it (documented in docs/errors.md).
+        return MemoryLimitError(
+            f"{extension}: {function} trapped ({first}) under its memory limit; "
+            "a refused memory.grow is the likely cause", **kwargs)
+    return TrapError(f"{extension}: {function} trapped: {first}", **kwargs)
+
+
+def note_nested_fault(rt: ExtensionRuntime, key: str, ctx: CallContext, failure: CallError) -> CallError:
+    """A fault in a re-entered Store poisons the Store its outer frames still run in: when a
+    host function catches that error and returns into the guest anyway, wasmtime reports only
+    "BUG: current thread is not a host thread". Remember the nested fault; report it instead."""
+    if rt.depth > 1:
+        rt.nested_fault = failure
+        return failure
+    nested = rt.nested_fault
+    if nested is None or not isinstance(failure, TrapError) or nested is failure:
+        return failure
+    rt.nested_fault = None
+    why = nested.details.get("reason") or nested.message
+    err = type(nested)(
+        f"{rt.name}: {key} cannot go on: a nested call into {rt.name} ({nested.function}) failed earlier in this "
+        f"call ({nested.code}: {why}), which lost {rt.name}'s state, and the host function that made it "
+        "returned into the guest anyway", extension=rt.name, function=key, chain=ctx.chain(), frames=nested.frames,
+        details={**nested.details, "nested": nested.function, "wasmtime": failure.details.get("reason")})
+    err.__cause__ = nested
+    return err
+
+
+class BoundFunc:
+    """A component function bound to the Store it belongs to, with its types resolved once."""
+
+    __slots__ = (
+        "_ctx",
+        "_fref",
+        "extension",
+        "func",
+        "lift",
+        "lower",
+        "name",
+        "needs_free",
+        "nparams",
+        "param_names",
+        "param_types",
+        "result_ref",
+        "result_slot",
+        "result_type",
+        "runtime",
+        "store",
+    )
+
+    def __init__(self, runtime: ExtensionRuntime, store: Any, func: Any, name: str) -> None:
+        fty = func.type(store)
+        self.runtime = runtime
+        self.extension = runtime.name
+        self.store = store
+        self.func = func
+        self.name = name
+        params = fty.params
+        self.param_names = tuple(n for n, _ in params)
+        self.param_types = tuple(t for _, t in params)
+        self.nparams = len(params)
+        self.result_type = fty.result
+        self.lower, self.needs_free = compile_lower(self.param_types, store)
+        self.lift = compile_lift(self.result_type)
+        # Reused for every call: a nested call into the same function completes (and its
+        # result is read) before the outer call writes its own result.
+        self.result_slot = _VAL()
+        self.result_ref = byref(self.result_slot)
+        # Both pointers stay valid as long as `store` and `func` do; this object holds them.
+        self._fref = byref(func._func)
+        self._ctx = store._context()
+
+    def raw_call(self, args: Any, nargs: int, results: Any, nresults: int) -> Any:
+        """Call with C arrays; returns the owned error pointer (falsy on success)."""
+        return _func_call(self._fref, self._ctx, args, nargs, results, nresults)
+
+    def lower_args(self, values: tuple[Any, ...]) -> Any:
+        """Python values → a C array; raises bad-arguments naming the parameter."""
+        if len(values) != self.nparams:
+            raise BadArgumentsError(
+                f"{self.extension}: {self.name} takes {self.nparams} argument(s) "
+                f"({', '.join(self.param_names)}), got {len(values)}",
+                extension=self.extension, function=self.name)
+        try:
+            return self.lower(values)
+        except ArgumentProblem as e:
+            raise BadArgumentsError(
+                f"{self.extension}: {self.name}: argument {self.param_names[e.index]!r}: {e.problem}",
+                extension=self.extension, function=self.name) from e
+
+    def free(self, arr: Any) -> None:
+        if self.needs_free:
+            free_vals(arr, self.nparams)
+
+
+def free_vals(arr: Any, n: int) -> None:
+    for i in range(n):
+        _val_delete(byref(arr[i]))
+
+
+HostCallable = Callable[..., Any]
+
+
+def stock_failure(text: str, ctx: CallContext) -> CallError | None:
+    """A failure wasmtime-py's own host-function glue caught (a host function's result that does
+    not fit its WIT type): a `host-error` naming the function, instead of a bare trap."""
+    exc = _stock_enter.LAST_EXCEPTION
+    if exc is None or "python exception" not in text:
+        return None
+    _stock_enter.LAST_EXCEPTION = None
+    name = ctx.last_host or "?"
+    top = ctx.frames[-1][0] if ctx.frames else None
+    err = HostFunctionError(
+        f"host function {name} returned a value its WIT type does not allow: {type(exc).__name__}: {exc}",
+        extension=top, function=name, chain=[*ctx.chain(), f"host:{name}"])
+    err.__cause__ = exc
+    return err
+
+
+def wrap_host_function(name: str, fn: HostCallable, result: ValueType | None = None) -> HostCallable:
+    """Wrap a Python host function so its exceptions become `host-error` in the call context.
+
+    wasmtime-py's own callback turns the exception into a trap; we record the
+    Python cause first so the outer caller gets a `HostFunctionError` chained to it.
+    With `result` (the function's WIT result type), an integer in the result that does
+    not fit its type is a `host-error` too: wasmtime-py would truncate it silently.
+    """
+    check = int_checker(result) if result is not None else None
+
+    def wrapper(store: Any, *args: Any) -> Any:
+        try:
+            value = fn(*args)
+        except CallError as e:  # a nested host.call failed: keep its code and chain
+            ctx = current_context()
+            if ctx.pending is None:
+                ctx.pending = e
+            raise
+        except BaseException as e:
+            ctx = current_context()
+            if ctx.pending is None:
+                top = ctx.frames[-1][0] if ctx.frames else None
+                err = HostFunctionError(
+                    f"host function {name} raised {type(e).__name__}: {e}",
+                    extension=top, function=name,
+                    chain=[*ctx.chain(), f"host:{name}"])
+                err.__cause__ = e
+                ctx.pending = err
+            raise
+        bad = check(value) if check is not None else None
+        ctx = current_context()
+        if bad is not None:
+            top = ctx.frames[-1][0] if ctx.frames else None
+            err = HostFunctionError(
+                f"host function {name} returned {describe_misfit(bad)}", extension=top, function=name,
+                chain=[*ctx.chain(), f"host:{name}"], details={"type": bad[2], "path": bad[0] or None})
+            if ctx.pending is None:
+                ctx.pending = err
+            raise err
+        # wasmtime-py converts `value` after we return; if that fails it reports only
+        # "python exception", so remember who returned it (see `stock_failure`).
+        ctx.last_host = name
+        return value
+
+    return wrapper

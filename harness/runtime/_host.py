@@ -1,0 +1,888 @@
+"""`Host`: load a set of extensions, link them, and call them (sync or asyncio).
+
+Linking follows the resolution's load order. Each consumer gets a Linker whose
+library imports are raw proxies into the provider's current Store (looked up on
+every call, so a restarted provider is picked up without relinking), whose
+`ext:host/*` imports are the host API, and whose `wasi:*` imports are WASI p2 in
+a sandbox that denies everything the manifest does not grant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ctypes
+import difflib
+import itertools
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime import component as wc
+
+from ..model._diagnostics import Diagnostic, sort_diagnostics
+from ..model._errors import (
+    CallError,
+    CallTimeoutError,
+    DeadlockError,
+    ExtensionFaultedError,
+    LoadError,
+    NoSuchFunctionError,
+    ReentrancyError,
+    TrapError,
+    UsageError,
+)
+from ..model._hostconfig import HostConfig, HostEvent, LogRecord, TraceEvent
+from ..model._records import Analysed, Capabilities, Resolution, Status
+from ..model._text import printable
+from ..model._witypes import InstanceT
+from ..pipeline._sandbox import CapabilityDeniedError, open_preopen, plan_preopens, preopen_path, protected_files
+from ..pipeline._serves import HOST_API, host_interface_for, served_interfaces
+from ._calls import (
+    BoundFunc,
+    CallContext,
+    _func_call,
+    _reason_of,
+    classify_error,
+    current_context,
+    error_text,
+    forget_stock_exception,
+    note_nested_fault,
+    stock_failure,
+    wrap_host_function,
+)
+from ._extension import ExtensionRuntime, RuntimeLimits
+from ._fastpath import ArgumentProblem
+from ._proxy import FAST_DEPTH, PROXIES, Proxy, proxy_callback, proxy_finalize, register
+from ._threads import HOP_MARGIN, big_stack_pool, deliver_interrupt, prepare_thread, stack_pointer
+
+if TYPE_CHECKING:
+    from ._commands import CommandRegistry
+
+__all__ = ["Host", "HostConfig", "HostEvent", "LogRecord", "TraceEvent"]
+
+log = logging.getLogger("harness.host")
+_monotonic = time.monotonic
+
+_LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
+           "warn": logging.WARNING, "error": logging.ERROR}
+_STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
+_CLOSE_GRACE = 5.0  # seconds `close()` waits for running calls to stop
+
+
+def _probe(k: int) -> int:
+    return k if k <= 0 else _probe(k - 1)
+
+
+def _has_stack_room(levels: int = _STACK_HEADROOM) -> bool:
+    """Whether `levels` more calls fit under Python's recursion limit.
+
+    Counting frames is not enough: calls made from C (ctypes callbacks, object
+    construction in wasmtime-py) use the same budget, so it is probed directly.
+    """
+    try:
+        _probe(levels)
+    except RecursionError:
+        return False
+    return True
+
+
+def _check_timeout(timeout: float | None) -> None:
+    """A per-call timeout of 0 or less would mean "no limit" or "already over": refuse it."""
+    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+                                    and timeout > 0):
+        raise UsageError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+
+
+def _closed_error(extension: str, function: str) -> NoSuchFunctionError:
+    return NoSuchFunctionError(f"{extension}: {function}: the host is closed", extension=extension,
+                               function=function)
+
+
+class Host:
+    """A loaded, linked set of extensions. Use `Host.load(...)` as a context manager."""
+
+    def __init__(self, inspection: Any, config: HostConfig) -> None:
+        from ..pipeline._analysis import AnalysisConfig  # noqa: F401 - engine settings live with analysis
+        self.config = config
+        self.inspection = inspection
+        self.engine: wasmtime.Engine = inspection.engine
+        self.engine_config = inspection.engine_config
+        self.resolution: Resolution = inspection.resolution
+        self.runtimes: dict[str, ExtensionRuntime] = {}
+        self.events: list[HostEvent] = []
+        self.logs: collections.deque[LogRecord] = collections.deque(maxlen=config.max_log_records)
+        self.logs_dropped = 0  # records pushed out of `logs` by newer ones
+        self._log_lock = threading.Lock()
+        self.traces: list[TraceEvent] = []
+        self._seq = itertools.count()
+        self._link_diags: list[Diagnostic] = []
+        self._status: dict[str, Status] = dict(self.resolution.status)
+        self._graph = threading.Lock()
+        self._waiting: dict[int, tuple[ExtensionRuntime, CallContext, str]] = {}
+        self._proxy_keys: list[int] = []  # this host's entries in `PROXIES`, dropped on close
+        self._closed = False
+        # (extension, name as the caller spelt it) → (runtime, canonical key); a runtime outlives
+        # its restarts, so an entry stays right for the host's lifetime
+        self._names: dict[tuple[str, str], tuple[ExtensionRuntime, str]] = {}
+        self._max_depth = config.max_depth
+        self._fuel = bool(self.engine_config.consume_fuel)
+        # native stack a thread must have left to enter one more extension (see _threads.py)
+        self._stack_need: int = self.engine_config.max_wasm_stack + HOP_MARGIN
+        self._stop_ticker = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if self.engine_config.epoch_interruption:
+            self._ticker = threading.Thread(target=self._tick, name="ext-harness-epoch", daemon=True)
+            self._ticker.start()
+        try:
+            self._link_all()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def load(cls, *paths: str | Path, **config: Any) -> Host:
+        """Discover, analyse, resolve and link the extensions under `paths`."""
+        from ..pipeline._inspect import inspect
+
+        cfg = HostConfig.from_kwargs(config)
+        inspection = inspect(paths, cache_dir=cfg.cache_dir, use_cache=cfg.use_cache,
+                             max_file_size=cfg.max_file_size, consume_fuel=cfg.fuel is not None or None,
+                             memory64=cfg.memory64, host_interfaces=cfg.interfaces,
+                             grant_outside_folder=cfg.grant_outside_folder,
+                             store_limits=lambda c: RuntimeLimits.of(cfg, c.manifest.limits).store_limits())
+        host = cls(inspection, cfg)
+        if cfg.strict and host.errors:
+            host.close()
+            raise LoadError(host.errors)
+        return host
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop everything: new calls are refused, running guests are interrupted at the next
+        epoch tick (their callers get a `timeout` error saying the host was closed), queued
+        async calls fail with `no-such-function`. Waits up to `_CLOSE_GRACE` seconds for
+        running calls; a call stuck inside a Python host function is not waited for longer."""
+        if self._closed:
+            return
+        self._closed = True  # seen by `interrupt_reason`, `_live_function` and `_run_async`
+        for rt in self.runtimes.values():
+            rt.stop_worker()
+        give_up = time.monotonic() + _CLOSE_GRACE
+        idle = True
+        for rt in self.runtimes.values():
+            # Holding the lock while the Store is dropped: a call that gets in later finds no
+            # Store and is refused instead of instantiating the extension again.
+            got = rt.lock.acquire(timeout=max(0.0, give_up - time.monotonic()))
+            if not got:
+                # Left registered, so the epoch callback still finds it and stops the guest
+                # ("closed") as soon as it runs wasm again.
+                idle = False
+                log.warning("closing: %s is still busy after %.0f s; not waiting for it", rt.name, _CLOSE_GRACE)
+                continue
+            try:
+                rt.close()
+            finally:
+                rt.lock.release()
+        self._stop_ticker.set()  # the ticker keeps going while any guest still runs
+        if self._ticker is not None and idle and self._ticker is not threading.current_thread():
+            self._ticker.join(timeout=1)
+        for pid in self._proxy_keys:
+            PROXIES.pop(pid, None)
+        self._proxy_keys.clear()
+
+    def _tick(self) -> None:
+        period = self.config.tick_ms / 1000
+        while True:
+            if self._stop_ticker.wait(period) and not any(rt.active is not None for rt in
+                                                          list(self.runtimes.values())):
+                return
+            self.engine.increment_epoch()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        return sort_diagnostics([*self.inspection.diagnostics, *self._link_diags])
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def status(self) -> dict[str, Status]:
+        return dict(self._status)
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """The names of the linked (callable) extensions, in load order."""
+        return tuple(n for n in self.resolution.load_order if n in self.runtimes)
+
+    @property
+    def commands(self) -> CommandRegistry:
+        """The commands the extensions offer; each `list-commands` is called on first use."""
+        registry: CommandRegistry | None = self.__dict__.get("_commands")
+        if registry is None:
+            from ._commands import CommandRegistry
+            registry = self.__dict__.setdefault("_commands", CommandRegistry(self))
+        return registry
+
+    def functions(self, extension: str) -> list[str]:
+        return self._runtime(extension, "").function_keys()
+
+    def _record(self, kind: str, extension: str, message: str) -> None:
+        self.events.append(HostEvent(kind, extension, message))
+
+    # ------------------------------------------------------------------ linking
+
+    def _link_all(self) -> None:
+        ctx = current_context()
+        if not ctx.prepared:
+            prepare_thread(ctx)
+        if ctx.outer_room < self._stack_need:  # start functions and init run guest code: not on a tiny stack
+            big_stack_pool()(self._link_all).result()
+            return
+        by_name: dict[str, Analysed] = {a.name: a for a in self.inspection.analysed}
+        for name in self.resolution.load_order:
+            a = by_name[name]
+            failed_dep = next((link.provider for link in self.resolution.links_of(name)
+                               if link.provider not in self.runtimes), None)
+            if failed_dep is not None:
+                why = self._status.get(failed_dep, "error")
+                self._fail(name, "blocked-by-dependency", failed_dep,
+                           f"{name} is not loaded: its dependency {failed_dep} failed to link ({why})",
+                           details={"dependency": failed_dep, "reason": "instantiation-failed"},
+                           status="blocked")
+                continue
+            try:
+                rt = self._link_one(a)
+            except _LinkFailure as f:
+                self._fail(name, f.code, f.subject, f.message, details=f.details)
+                continue
+            try:
+                self._instantiate_at_load(rt, ctx)
+            except Exception as e:
+                text = str(e)
+                reason = _reason_of(text) if text else repr(e)
+                if reason.startswith("ext-harness: "):  # stopped by the epoch callback
+                    stop = reason[len("ext-harness: "):]
+                    if stop == "timeout" or stop.startswith("timed out"):
+                        stop = f"timed out after {rt.limits.timeout_ms} ms"
+                    reason = f"its start function was stopped: {stop}"
+                self._fail(name, "instantiation-failed", a.candidate.component_path.name,
+                           f"{name} did not instantiate: {reason}", details={"reason": reason, "text": text})
+                rt.close()
+                if ctx.interrupt is not None:
+                    deliver_interrupt(ctx)
+                continue
+            self.runtimes[name] = rt
+            if self.config.run_init:
+                problem = self._run_init(rt)
+                if problem is not None:
+                    self.runtimes.pop(name)
+                    rt.close()
+                    self._fail(name, "init-failed", "ext:host/lifecycle#init",
+                               f"{name}: init failed: {problem}", details={"reason": problem})
+
+    def _instantiate_at_load(self, rt: ExtensionRuntime, ctx: CallContext) -> None:
+        """Instantiate as if called: core start functions run under the extension's time limit
+        (which also bounds the calls they make into providers), budgeted on the native stack,
+        with Ctrl-C deferred like in a call."""
+        ctx.frames.append((rt.name, "instantiate", rt))
+        rt.active = ctx
+        ctx.deadline = rt.start_deadline = _monotonic() + rt.timeout_s if rt.timeout_s else None
+        room = ctx.room
+        ctx.room = room - self._stack_need
+        try:
+            rt.instantiate()
+        finally:
+            ctx.room = room
+            ctx.deadline = rt.start_deadline = None
+            rt.active = None
+            ctx.frames.pop()
+
+    def _fail(self, name: str, code: str, subject: str | None, message: str, *,
+              details: dict[str, Any] | None = None, status: Status = "error") -> None:
+        self._link_diags.append(Diagnostic(code, message, extension=name, subject=subject,
+                                           details=details or {}))
+        self._status[name] = status
+
+    def _link_one(self, a: Analysed) -> ExtensionRuntime:
+        limits = RuntimeLimits.of(self.config, a.candidate.manifest.limits)
+        linker = wc.Linker(self.engine)
+        needs_wasi = any(i.kind == "wasi" for i in a.imports)
+        wasi_factory = None
+        if needs_wasi:
+            linker.add_wasip2()
+            wasi_factory = self._wasi_factory(a)
+        rt = ExtensionRuntime(self, a, linker, limits, wasi_factory)
+        links = {link.import_name: link for link in self.resolution.links_of(a.name)}
+        try:
+            with linker.root() as root:
+                for imp in a.imports:
+                    if imp.kind == "host":
+                        self._define_host_import(root, a.name, imp.name, imp.item)
+                    elif imp.kind == "library":
+                        link = links.get(imp.name)
+                        if link is None:
+                            raise _LinkFailure("missing-import", imp.name,
+                                               f"{a.name}: nothing links {imp.name}")
+                        provider = self.runtimes[link.provider]
+                        self._define_proxies(root, a.name, imp.name, imp.item, provider, link.export_name)
+        except BaseException:
+            rt.close()
+            raise
+        return rt
+
+    def _define_host_import(self, root: Any, ext: str, name: str, item: Any) -> None:
+        """Serve a host-kind import, by the same rule `inspect` checked it with (`_serves`)."""
+        found = host_interface_for(name, served_interfaces(self.config.interfaces))
+        if found is None:
+            raise _LinkFailure("missing-import", name,
+                               f"{ext} imports {name}, which the host does not provide "
+                               f"(it provides {', '.join(HOST_API)})")
+        served, _, from_config = found
+        if from_config:
+            funcs = self.config.interfaces[served]
+            wanted = [f for f, _ in item.funcs()] if isinstance(item, InstanceT) else []
+            missing = [f for f in wanted if f not in funcs]
+            if missing:
+                raise _LinkFailure("missing-import", name,
+                                   f"{ext} imports {name}#{missing[0]}, which the host's {served} lacks")
+            with root.add_instance(name) as inst:
+                for f in wanted:
+                    inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f], item.get(f).result))
+            return
+
+        cap = self.config.max_log_message
+
+        def host_log(level: str, message: str) -> None:
+            # Bounded: a guest may log without end (2000 × 1 MiB took 2 GB before).
+            lvl = str(level)
+            text = str(message)
+            cut = len(text) - cap
+            if cut > 0:
+                text = f"{text[:cap]}… [truncated: {cut} more characters]"
+            with self._log_lock:
+                if len(self.logs) == self.logs.maxlen:
+                    self.logs_dropped += 1
+                self.logs.append(LogRecord(ext, lvl, text, max(cut, 0)))
+            py_level = _LEVELS.get(lvl, logging.INFO)
+            if log.isEnabledFor(py_level):
+                log.log(py_level, "[%s] %s", printable(ext, one_line=True), printable(text))
+
+        with root.add_instance(name) as inst:
+            inst.add_func("log", wrap_host_function(f"{name}#log", host_log))
+
+    def _define_proxies(self, root: Any, consumer: str, import_name: str, item: Any,
+                        provider: ExtensionRuntime, export_name: str) -> None:
+        assert isinstance(item, InstanceT)
+        with root.add_instance(import_name) as inst:
+            for fname, _ in item.funcs():
+                pid = register(Proxy(self, consumer, provider, f"{export_name}#{fname}"))
+                self._proxy_keys.append(pid)
+                raw = fname.encode("utf-8")
+                err = ffi.wasmtime_component_linker_instance_add_func(
+                    inst.ptr(), ctypes.create_string_buffer(raw), len(raw), proxy_callback, pid, proxy_finalize)
+                if err:
+                    raise _LinkFailure("instantiation-failed", import_name,
+                                       f"{consumer}: cannot define {import_name}#{fname}: {error_text(err)}")
+
+    def _wasi_factory(self, a: Analysed) -> Callable[[], wasmtime.WasiConfig]:
+        """WASI for `a` as its manifest grants it. Preopens are checked now and again by every
+        call of the factory (each instantiation, restarts included): see `_sandbox`."""
+        caps: Capabilities = a.candidate.manifest.capabilities
+        try:
+            grants = plan_preopens(a.name, a.candidate.root, caps, protected_files(a.candidate),
+                                   outside=self.config.grant_outside_folder)
+        except CapabilityDeniedError as e:
+            raise _LinkFailure(e.code, e.preopen, f"{e.message}; {e.hint}",
+                               details={"preopen": e.preopen, "hint": e.hint}) from e
+
+        def make() -> wasmtime.WasiConfig:
+            w = wasmtime.WasiConfig()
+            if caps.inherit_stdio:
+                w.inherit_stdin()
+                w.inherit_stdout()
+                w.inherit_stderr()
+            if caps.inherit_env:
+                w.inherit_env()
+            elif caps.env:
+                w.env = [list(p) for p in caps.env]  # a setter property, not a method
+            if caps.args:
+                w.argv = list(caps.args)
+            for grant in grants:
+                fd = open_preopen(a.name, grant)  # raises CapabilityDeniedError
+                try:
+                    w.preopen_dir(preopen_path(fd, grant), grant.guest, grant.write)
+                except wasmtime.WasmtimeError as e:
+                    raise CapabilityDeniedError(a.name, grant.host, f"preopen {grant.host!r} (guest "
+                                                f"{grant.guest}) could not be opened: {e}") from e
+                finally:
+                    os.close(fd)
+            return w
+
+        return make
+
+    @staticmethod
+    def _init_key(rt: ExtensionRuntime) -> str | None:
+        return next((k for k in rt.function_keys()
+                     if k.startswith("ext:host/lifecycle") and k.endswith("#init")), None)
+
+    def _run_init(self, rt: ExtensionRuntime) -> str | None:
+        key = self._init_key(rt)
+        if key is None:
+            return None
+        try:
+            result = self._invoke(rt, key, (), timeout=None, cancel=None)
+        except CallTimeoutError as e:
+            if "ran past its time limit" in e.message:
+                return f"timeout: timed out after {rt.limits.timeout_ms} ms"
+            return f"{e.code}: {e.message}"
+        except CallError as e:
+            return f"{e.code}: {e.message}"
+        if isinstance(result, str):
+            return result
+        self._record("init", rt.name, "ok")
+        return None
+
+    def _rerun_init(self, rt: ExtensionRuntime, ctx: CallContext) -> CallError | str | None:
+        """`init` after a restart: the error it returned, how it failed, or None. The caller
+        already holds `rt` (the restart happens inside a call), so this calls the guest
+        directly instead of through `_invoke`; `_restart` sets its time limit."""
+        key = self._init_key(rt)
+        bound = rt.funcs.get(key) if key is not None else None
+        if bound is None or bound.lift is None:
+            return None
+        arr = bound.lower(())
+        err = _func_call(bound._fref, bound._ctx, arr, 0, bound.result_ref, 1)
+        if err:
+            failure = classify_error(error_text(err), extension=rt.name, function=bound.name, chain=ctx.chain())
+            rt.mark_faulted(failure.code if _stopped_by_caller(failure) else "init-failed")
+            return failure
+        result = bound.lift(bound.result_slot)
+        return result if isinstance(result, str) else None
+
+    # ------------------------------------------------------------------ locking
+
+    def _enter(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
+        """Take `rt` for this thread: refuse re-entry and deadlocks instead of hanging.
+
+        The uncontended case and the matching release are written inline in `_invoke` and
+        `Proxy.forward` (the hot paths); this is the checked path they fall back to."""
+        me = ctx.thread_id
+        depth = len(ctx.frames)
+        if depth >= self.config.max_depth:
+            raise ReentrancyError(
+                f"call depth {depth} reached the cap ({self.config.max_depth}) calling {rt.name}:{label}",
+                extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+        if depth >= FAST_DEPTH and not _has_stack_room():
+            # Hops through Python host functions cost many frames each; running out inside a
+            # ctypes callback would be swallowed and misreported, so refuse the hop here.
+            raise ReentrancyError(
+                f"call depth {depth} calling {rt.name}:{label} would exceed Python's recursion limit "
+                f"({sys.getrecursionlimit()}); the chain is too deep for the host functions it passes through",
+                extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+        if rt.owner == me:
+            if not self.config.reentrancy:
+                raise ReentrancyError(
+                    f"{rt.name} is already running on this call chain; re-entering it is refused",
+                    extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+            rt.lock.acquire()
+            rt.depth += 1
+        else:
+            if not rt.lock.acquire(blocking=False):
+                self._wait_for(rt, ctx, label)
+            rt.owner = me
+            rt.depth = 1
+            rt.active = ctx
+        ctx.frames.append((rt.name, label, rt))
+
+    def _wait_for(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
+        me = ctx.thread_id
+        with self._graph:
+            self._waiting[me] = (rt, ctx, label)
+        try:
+            while True:
+                if rt.lock.acquire(timeout=0.02):
+                    return
+                with self._graph:
+                    other = self._cycle_through(me, rt)
+                if other is not None:
+                    theirs = other.chain() if other.frames else []
+                    mine = [*ctx.chain(), f"{rt.name}:{label}"]
+                    raise DeadlockError(
+                        f"deadlock: this thread ({' → '.join(mine)}) waits for {rt.name}, which is held "
+                        f"by a thread waiting for an extension this one holds ({' → '.join(theirs)})",
+                        extension=rt.name, function=label, chain=mine,
+                        details={"other_chain": theirs})
+                if ctx.cancelled or ctx.interrupt is not None or (ctx.deadline is not None
+                                                                  and time.monotonic() >= ctx.deadline):
+                    why = "cancelled" if ctx.cancelled else "interrupted" if ctx.interrupt else "timed out"
+                    raise CallTimeoutError(f"{rt.name}: {label} {why} waiting for {rt.name} to be free "
+                                           f"(another thread is calling it)",
+                                           extension=rt.name, function=label,
+                                           chain=[*ctx.chain(), f"{rt.name}:{label}"])
+        finally:
+            with self._graph:
+                self._waiting.pop(me, None)
+
+    def _cycle_through(self, me: int, rt: ExtensionRuntime) -> CallContext | None:
+        """If the owner of `rt` waits (transitively) for something `me` holds, that owner's context.
+
+        Every thread of a cycle sees it; only one (the highest thread id) is reported, so the
+        others go on once it gives up instead of all failing at once."""
+        owner = rt.owner
+        seen: set[int] = set()
+        first: CallContext | None = None
+        while owner is not None and owner not in seen:
+            seen.add(owner)
+            entry = self._waiting.get(owner)
+            if entry is None:
+                return None
+            if first is None:
+                first = entry[1]
+            nxt = entry[0].owner
+            if nxt == me:
+                return first if me > max(seen) else None
+            owner = nxt
+        return None
+
+    # ------------------------------------------------------------------ calls
+
+    def _runtime(self, extension: str, function: str) -> ExtensionRuntime:
+        if self._closed:
+            raise _closed_error(extension, function)
+        rt = self.runtimes.get(extension)
+        if rt is None:
+            status = self._status.get(extension)
+            if status is not None:
+                why = next((d for d in self.diagnostics if d.extension == extension and d.is_error), None)
+                raise NoSuchFunctionError(
+                    f"{extension} is not loaded ({status}: {why.code if why else 'unknown'}"
+                    f"{': ' + why.message if why else ''})", extension=extension, function=function)
+            near = difflib.get_close_matches(extension, list(self.runtimes), n=3)
+            raise NoSuchFunctionError(
+                f"no extension named {extension!r}" + (f"; did you mean {', '.join(near)}?" if near else
+                                                       f"; loaded: {', '.join(self.runtimes) or 'none'}"),
+                extension=extension, function=function)
+        return rt
+
+    def _resolve_key(self, rt: ExtensionRuntime, function: str) -> str:
+        key = rt.canonical(function)
+        if key is None:
+            keys = rt.function_keys()
+            names = {**{k: k for k in keys}, **rt.aliases}
+            near = sorted({names[m] for m in difflib.get_close_matches(function, list(names), n=3, cutoff=0.6)})
+            raise NoSuchFunctionError(
+                f"{rt.name} exports no function {function!r}"
+                + (f"; did you mean {', '.join(near)}?" if near else f"; it exports: {', '.join(keys)}"),
+                extension=rt.name, function=function)
+        return key
+
+    def _live_function(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> BoundFunc:
+        """The bound function of `key`, instantiating `rt` again first if it faulted."""
+        if self._closed:
+            raise _closed_error(rt.name, key)
+        if rt.store is None:
+            self._restart(rt, ctx, key)
+        bound = rt.funcs.get(key)
+        if bound is None:
+            raise NoSuchFunctionError(f"{rt.name} exports no function {key!r}", extension=rt.name,
+                                      function=key, chain=ctx.chain())
+        if self.engine_config.consume_fuel and rt.limits.fuel is not None and rt.store is not None:
+            rt.store.set_fuel(rt.limits.fuel)
+        return bound
+
+    def _restart(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> None:
+        reason = rt.faulted or "not instantiated"
+        if rt.restarts >= self.config.restart_budget:
+            raise ExtensionFaultedError(
+                f"{rt.name} faulted ({reason}) and has used its {self.config.restart_budget} restart(s); "
+                f"{key} cannot be called", extension=rt.name, function=key, chain=ctx.chain(),
+                details={"fault": reason, "restarts": rt.restarts})
+        # A restart runs guest code (start functions, init) the way a load does: under the
+        # extension's own time limit, not the call's deadline, which is pushed back by the time
+        # the restart took (a call right after a fault must not fail for the restart's sake).
+        # Cancellation, close and Ctrl-C still stop it, and then the restart is not charged.
+        rt.restarts += 1
+        deadline, began = ctx.deadline, _monotonic()
+        ctx.deadline = rt.start_deadline = began + rt.timeout_s if rt.timeout_s else None
+        try:
+            self._restart_guest(rt, ctx, key, reason)
+        finally:
+            rt.start_deadline = None
+            ctx.deadline = deadline + (_monotonic() - began) if deadline is not None else None
+        self._record("restart", rt.name, f"restart {rt.restarts} after {reason}")
+
+    def _restart_guest(self, rt: ExtensionRuntime, ctx: CallContext, key: str, reason: str) -> None:
+        try:
+            rt.instantiate()
+        except Exception as e:
+            text = str(e)
+            failure = classify_error(text, extension=rt.name, function=key, chain=ctx.chain())
+            if _stopped_by_caller(failure):
+                rt.restarts -= 1
+                raise _restart_stopped(failure, rt.name, key, ctx, "starting it again") from e
+            why = failure.details["reason"] if text else repr(e)
+            if why.startswith("ext-harness: "):
+                why = f"its start function was stopped: {why.removeprefix('ext-harness: ')}"
+            self._record("restart-failed", rt.name, why)
+            err = ExtensionFaultedError(f"{rt.name} could not be restarted to call {key}: {why}",
+                                        extension=rt.name, function=key, chain=ctx.chain(),
+                                        details={"fault": reason, "reason": why, "text": text})
+            raise err from e
+        problem = self._rerun_init(rt, ctx) if self.config.run_init else None
+        if isinstance(problem, CallError) and _stopped_by_caller(problem):
+            rt.restarts -= 1
+            raise _restart_stopped(problem, rt.name, key, ctx, "running its init again")
+        if problem is not None:
+            text = problem.message if isinstance(problem, CallError) else problem
+            self._record("restart-failed", rt.name, f"init failed: {text}")
+            raise ExtensionFaultedError(f"{rt.name} restarted to call {key} but its init failed: {text}",
+                                        extension=rt.name, function=key, chain=ctx.chain(),
+                                        details={"fault": reason})
+
+    def _invoke(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None = None,
+                cancel: threading.Event | None = None) -> Any:
+        """The one way into a guest from Python. Kept flat: it is the hot path."""
+        ctx = current_context()
+        frames = ctx.frames
+        outer = not frames
+        if outer:  # nested calls run under the outermost call's deadline and cancellation
+            room = ctx.outer_room
+            if room < self._stack_need:  # this thread's stack not measured yet, or too small
+                if not ctx.prepared:
+                    prepare_thread(ctx)
+                room = ctx.outer_room
+                if room < self._stack_need:
+                    return self._invoke_on_big_stack(rt, key, args, timeout, cancel)
+            ctx.pending = None
+            limit = timeout if timeout is not None else rt.timeout_s
+            ctx.deadline = _monotonic() + limit if limit else None  # waiting for the lock counts
+            ctx.cancel = cancel
+        else:
+            room = ctx.room
+        if rt.owner != ctx.thread_id and len(frames) < FAST_DEPTH and rt.lock.acquire(False):
+            rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
+            rt.depth = 1
+            rt.active = ctx
+            frames.append((rt.name, key, rt))
+        else:
+            try:
+                self._enter(rt, ctx, key)
+            except BaseException:
+                if outer:
+                    ctx.deadline = ctx.cancel = None
+                raise
+        try:
+            need = self._stack_need
+            ctx.room = (room if room >= need else self._stack_room(rt, ctx, key)) - need
+            bound = rt.funcs.get(key) if rt.store is not None and not self._fuel else None
+            if bound is None:
+                bound = self._live_function(rt, ctx, key)
+            if len(args) != bound.nparams:
+                bound.lower_args(args)  # raises the bad-arguments error
+            lowering = _monotonic() if bound.needs_free else 0.0  # compound values can take a while
+            try:
+                arr = bound.lower(args)
+            except ArgumentProblem:
+                bound.lower_args(args)  # re-raises as bad-arguments, naming the parameter
+                raise
+            if lowering and ctx.deadline is not None:  # host-side lowering is not the guest's time
+                ctx.deadline += _monotonic() - lowering
+            lift = bound.lift
+            if lift is not None:
+                err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, bound.result_ref, 1)
+            else:
+                err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, None, 0)
+            if bound.needs_free:
+                bound.free(arr)
+            if err:
+                text = error_text(err)
+                pending, ctx.pending = ctx.pending, None
+                failure = pending or stock_failure(text, ctx) or classify_error(
+                    text, extension=rt.name, function=key, chain=ctx.chain(),
+                    memory_limited=rt.limits.memory_mb is not None)
+                forget_stock_exception()
+                failure = note_nested_fault(rt, key, ctx, failure)
+                rt.mark_faulted("interrupted" if ctx.interrupt is not None else failure.code)
+                raise failure
+            return None if lift is None else lift(bound.result_slot)
+        finally:
+            ctx.room = room
+            if outer:
+                ctx.deadline = ctx.cancel = None
+            frames.pop()
+            rt.depth -= 1
+            if rt.depth == 0:
+                rt.owner = None
+                rt.active = None
+            rt.lock.release()
+            if outer and ctx.interrupt is not None:  # Ctrl-C arrived while the guest ran
+                deliver_interrupt(ctx)
+
+    def _stack_room(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> int:
+        """The stack really left, measured when the estimate says there is no room for entering
+        `rt`; refuses the hop if there is none. A Store entered again keeps the budget it got
+        first, so re-entering one needs only the host frames of a hop."""
+        sp = stack_pointer()
+        if not sp:  # pragma: no cover - cannot measure here
+            return self._stack_need
+        needed = HOP_MARGIN if rt.depth > 1 else self._stack_need
+        left = sp - ctx.stack_lo
+        if left < needed:
+            chain = ctx.chain()
+            raise TrapError(
+                f"{rt.name}: {key} not entered: call stack exhausted: {left // 1024} KiB of native stack are "
+                f"left on this thread after {len(chain) - 1} extension call(s), entering {rt.name} needs "
+                f"{needed // 1024} KiB (its max_wasm_stack plus {HOP_MARGIN // 1024} KiB for host frames)",
+                extension=rt.name, function=key, chain=chain,
+                details={"reason": "call stack exhausted", "stack_left": left, "stack_needed": needed})
+        return left
+
+    def _invoke_on_big_stack(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None,
+                             cancel: threading.Event | None) -> Any:
+        """A sync call from a thread whose stack cannot hold one extension (`ulimit -s 1024`):
+        it runs on a thread with a big stack while this one waits. Ctrl-C while waiting stops
+        the guest too."""
+        limit = timeout if timeout is not None else rt.timeout_s
+        deadline = _monotonic() + limit if limit else None
+        stop = cancel if cancel is not None else threading.Event()
+        fut = big_stack_pool()(self._run_handed_off, rt, key, args, deadline, stop)
+        try:
+            return fut.result()
+        except BaseException:
+            if not fut.done():
+                stop.set()
+            raise
+
+    def _run_handed_off(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], deadline: float | None,
+                        cancel: threading.Event) -> Any:
+        remaining = None
+        if deadline is not None:
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                raise CallTimeoutError(f"{rt.name}: {key} timed out waiting for a thread to run it",
+                                       extension=rt.name, function=key)
+        return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+
+    def call(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
+        """Call `function` (`ns:pkg/iface@ver#func`, unversioned, or bare if unique) synchronously.
+        `timeout` (seconds, > 0) replaces the extension's limit; waiting for the extension counts."""
+        if timeout is not None:
+            _check_timeout(timeout)
+        found = self._names.get((extension, function))
+        if found is None or self._closed:
+            rt = self._runtime(extension, function)
+            found = self._names[(extension, function)] = (rt, self._resolve_key(rt, function))
+        return self._invoke(found[0], found[1], args, timeout)
+
+    def function(self, extension: str, function: str) -> Callable[..., Any]:
+        """A bound callable: the name lookups are done once."""
+        rt = self._runtime(extension, function)
+        key = self._resolve_key(rt, function)
+        invoke = self._invoke
+
+        def bound(*args: Any, timeout: float | None = None) -> Any:
+            if timeout is not None:
+                _check_timeout(timeout)
+            return invoke(rt, key, args, timeout)
+
+        bound.__name__ = f"{extension}:{key}"
+        return bound
+
+    async def acall(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
+        """Call without blocking the event loop. Calls into one extension run one at a time;
+        calls into different extensions run in parallel. `timeout` and cancellation stop the guest.
+
+        `timeout` counts from this call, not from when the worker starts it: time spent queued
+        behind other calls into the same extension counts, so `timeout` bounds what the caller
+        waits (plus, if the extension must be restarted first, the restart, which runs under
+        the extension's own limit). Closing the host stops a running call (`timeout` error)
+        and fails queued ones."""
+        _check_timeout(timeout)
+        rt = self._runtime(extension, function)
+        key = self._resolve_key(rt, function)
+        cancel = threading.Event()
+        limit = timeout if timeout is not None else rt.timeout_s
+        deadline = time.monotonic() + limit if limit else None
+        try:
+            fut = rt.executor().submit(self._run_async, rt, key, args, deadline, cancel)
+        except RuntimeError as e:  # the worker was stopped by a concurrent close()
+            raise _closed_error(rt.name, key) from e
+        try:
+            return await asyncio.wrap_future(fut)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+
+    def _run_async(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], deadline: float | None,
+                   cancel: threading.Event) -> Any:
+        if self._closed:
+            raise _closed_error(rt.name, key)
+        if cancel.is_set():
+            raise CallTimeoutError(f"{rt.name}: {key} was cancelled before it started",
+                                   extension=rt.name, function=key)
+        remaining = None
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CallTimeoutError(f"{rt.name}: {key} timed out waiting for its turn",
+                                       extension=rt.name, function=key)
+        if not self.config.trace:
+            return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+        self.traces.append(TraceEvent("start", rt.name, key, next(self._seq)))
+        outcome = "ok"
+        try:
+            return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+        except CallError as e:
+            outcome = e.code
+            raise
+        finally:
+            self.traces.append(TraceEvent("end", rt.name, key, next(self._seq), outcome))
+
+    async def agather(self, calls: Iterable[tuple[str, str, Sequence[Any]]]) -> list[Any]:
+        """Run several calls concurrently; results (or CallError instances) in order."""
+        return list(await asyncio.gather(*(self.acall(e, f, *a) for e, f, a in calls),
+                                         return_exceptions=True))
+
+
+def _stopped_by_caller(failure: CallError) -> bool:
+    """Whether guest code was stopped for the caller's sake (a cancellation, Ctrl-C, close),
+    not because the extension did something wrong."""
+    return isinstance(failure, CallTimeoutError) and failure.details.get("reason") in (
+        "ext-harness: cancelled", "ext-harness: closed", "ext-harness: interrupted")
+
+
+def _restart_stopped(failure: CallError, name: str, key: str, ctx: CallContext, doing: str) -> CallTimeoutError:
+    why = str(failure.details.get("reason", "")).removeprefix("ext-harness: ")
+    what = {"cancelled": "was cancelled", "closed": "was stopped: the host was closed",
+            "interrupted": "was interrupted (SIGINT)"}.get(why, why)
+    err = CallTimeoutError(f"{name}: {key} {what} while {name} was {doing} after a fault", extension=name,
+                           function=key, chain=ctx.chain(), details=failure.details)
+    err.__cause__ = failure
+    return err
+
+
+class _LinkFailure(Exception):
+    def __init__(self, code: str, subject: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.subject = subject
+        self.message = message
+        self.details = details or {}
