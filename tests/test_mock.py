@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from wasmtime import component as c
 
 from harness.model._errors import UsageError
-from harness.model._witypes import HandleT, ValueType, from_wasmtime_item
+from harness.model._witypes import HandleT, ValueType
+from harness.pipeline._wasmtypes import from_wasmtime_item
 from harness.testing import (
     BOOL,
     CHAR,

@@ -16,7 +16,8 @@ import wasmtime
 from wasmtime import component as c
 
 from harness.model._errors import BadArgumentsError
-from harness.model._witypes import FuncT, HandleT, OptionT, ResultT, ValueType, VariantT, from_wasmtime_valtype
+from harness.model._witypes import FuncT, HandleT, OptionT, ResultT, ValueType, VariantT
+from harness.pipeline._wasmtypes import from_wasmtime_valtype
 from harness.runtime._values import args_to_python, is_tagged, json_kind, to_json, to_python
 from harness.testing import (
     BOOL,

@@ -34,9 +34,9 @@ from ..model._witypes import (
     TypeItem,
     render,
 )
-from ..model._witypes import from_wasmtime_item as _convert_item
 from ._cache import CompileCache
 from ._engine import EngineConfig, shared_engine
+from ._wasmtypes import from_wasmtime_item as _convert_item
 from ._wat import assemble_wat_file
 
 __all__ = ["AnalysisConfig", "analyse", "analyse_all", "binary_layer"]

@@ -19,7 +19,7 @@ from typing import Any
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
-from ..model._witypes import from_wasmtime_valtype
+from ..pipeline._wasmtypes import from_wasmtime_valtype
 from ._values import INT_RANGES, describe_misfit, int_checker
 
 __all__ = ["compile_lift", "compile_lower", "lift_bytes", "lower_bytes"]
