@@ -15,7 +15,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ..runtime._host import Host
-    from ..testing._mock import MockExtension
+    from ..testing import MockExtension
     from ..testing._scenario import ScenarioBuilder
     from ._suite import SuiteRun
 
@@ -89,7 +89,7 @@ def wat_component(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPath
 @pytest.fixture
 def mock_extension(tmp_path: Path) -> Callable[..., Path]:
     """`mock_extension(ext("a", exports=[...]))` or `mock_extension("a", exports=[...])` → folder."""
-    from ..testing._mock import MockExtension, write_extension
+    from ..testing import MockExtension, write_extension
 
     folder = tmp_path / "extensions"
 
@@ -127,7 +127,7 @@ def ext_host(request: pytest.FixtureRequest, tmp_path: Path, _ext_cache_dir: Pat
     `@pytest.mark.ext_limits(timeout_ms=..., fuel=..., memory_mb=...)` sets the defaults.
     """
     from ..runtime._host import Host
-    from ..testing._mock import MockExtension, write_extension
+    from ..testing import MockExtension, write_extension
 
     hosts: list[Host] = []
     mocks = tmp_path / "ext-host-mocks"

@@ -1,6 +1,6 @@
 """The public testing kit: the mock-extension DSL, dependency scenarios and Hypothesis strategies."""
 
-from ._mock import (
+from ._dsl import (
     BOOL,
     CHAR,
     F32,
@@ -39,13 +39,12 @@ from ._mock import (
     option,
     record,
     result,
-    to_toml,
-    to_wat,
     tuple_of,
     variant,
     with_behaviour,
-    write_extension,
 )
+from ._manifest import to_toml, write_extension
+from ._watgen import to_wat
 
 __all__ = [
     "BOOL",

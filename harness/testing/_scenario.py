@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._mock import (
+from ._dsl import (
     S32,
     U32,
     AddParams,
@@ -22,8 +22,8 @@ from ._mock import (
     MockFunction,
     MockInterface,
     Trap,
-    write_extension,
 )
+from ._manifest import write_extension
 
 __all__ = ["Scenario", "ScenarioBuilder", "api_name"]
 
@@ -154,7 +154,7 @@ class ScenarioBuilder:
 
     def failing_dependency(self, *, dependents: int = 2) -> Scenario:
         """`base`'s init fails; `mid` imports base, `top` imports mid: both are blocked."""
-        from ._mock import Const, err
+        from ._dsl import Const, err
 
         base = self.node("base", init=Const(err("no config")))
         mocks = [base, self.node("mid", ["base"])]

@@ -55,7 +55,8 @@ from ..model._witypes import (
     VariantT,
 )
 from ..runtime import _values as _mapping
-from ._mock import Const, Forward, MockExtension, MockFunction, MockInterface, write_extension
+from ._dsl import Const, Forward, MockExtension, MockFunction, MockInterface
+from ._manifest import write_extension
 
 __all__ = [
     "SCALARS",

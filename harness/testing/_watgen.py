@@ -1,9 +1,9 @@
-"""Mock extensions: component WAT written from a short declaration.
+"""Component WAT for a mock-extension declaration (`to_wat`).
 
 Tests need many small components (a provider, a consumer, one that traps, one
 that loops, one that forwards an arbitrary type). Writing WAT by hand for each is
 slow and error-prone, so a declaration says which interfaces a mock imports and
-exports and what each function does, and `to_wat` writes the component.
+exports and what each function does (`_dsl`), and `to_wat` writes the component.
 
 Layout of every generated component: a core module `libc` (memory, bump
 allocator `realloc`, static data) instantiated first, so that imports can be
@@ -19,12 +19,10 @@ what makes round trips over any generated type possible.
 
 from __future__ import annotations
 
-import math
 import re
 import struct
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..model._errors import UsageError
@@ -32,15 +30,12 @@ from ..model._witypes import (
     EnumT,
     FlagsT,
     FuncT,
-    InstanceT,
-    Item,
     ListT,
     OptionT,
     Prim,
     RecordT,
     ResultT,
     TupleT,
-    TypeItem,
     ValueType,
     VariantT,
 )
@@ -54,271 +49,29 @@ from ..runtime._abi import (
     func_core_signature,
     size,
 )
+from ._dsl import (
+    LIFECYCLE,
+    LOG,
+    STRING,
+    AddParams,
+    Const,
+    Forward,
+    GrowMemory,
+    Loop,
+    MockExtension,
+    MockFunction,
+    MockInterface,
+    Recurse,
+    Trap,
+)
 
-__all__ = [
-    "BOOL", "CHAR", "F32", "F64", "LIFECYCLE", "LOG", "LOG_LEVEL", "S8", "S16", "S32", "S64", "STRING",
-    "U8", "U16", "U32", "U64",
-    "AddParams", "Behaviour", "Const", "Forward", "GrowMemory", "Loop", "MockExtension", "MockFunction",
-    "MockInterface", "Recurse", "Trap",
-    "enum", "err", "ext", "flags", "fn", "iface", "list_of", "ok", "option", "record", "result",
-    "to_toml", "to_wat", "tuple_of", "variant", "with_behaviour", "write_extension",
-]
-
-# --------------------------------------------------------------------------- type shortcuts
-
-BOOL, CHAR, STRING = Prim("bool"), Prim("char"), Prim("string")
-S8, S16, S32, S64 = Prim("s8"), Prim("s16"), Prim("s32"), Prim("s64")
-U8, U16, U32, U64 = Prim("u8"), Prim("u16"), Prim("u32"), Prim("u64")
-F32, F64 = Prim("f32"), Prim("f64")
+__all__ = ["to_wat"]
 
 _INTS = {"bool", "s8", "s16", "s32", "s64", "u8", "u16", "u32", "u64"}
 _SIGNED = {"s8", "s16", "s32", "s64"}
 
 
-def list_of(t: ValueType) -> ListT:
-    return ListT(t)
-
-
-def option(t: ValueType) -> OptionT:
-    return OptionT(t)
-
-
-def result(ok: ValueType | None = None, err: ValueType | None = None) -> ResultT:
-    return ResultT(ok, err)
-
-
-def tuple_of(*ts: ValueType) -> TupleT:
-    return TupleT(tuple(ts))
-
-
-def record(*fields: tuple[str, ValueType], **kw: ValueType) -> RecordT:
-    """`record(("x-y", U32), z=STRING)`: pairs for kebab names, keywords for the rest."""
-    return RecordT((*fields, *kw.items()))
-
-
-def variant(*cases: tuple[str, ValueType | None] | str, **kw: ValueType | None) -> VariantT:
-    """`variant("none", ("some-x", U32), y=STRING)`: a bare name is a case without payload."""
-    norm = tuple((c, None) if isinstance(c, str) else c for c in cases)
-    return VariantT((*norm, *kw.items()))
-
-
-def enum(*names: str) -> EnumT:
-    return EnumT(tuple(names))
-
-
-def flags(*names: str) -> FlagsT:
-    return FlagsT(tuple(names))
-
-
-def ok(value: Any = None) -> Any:
-    """A `result` value for Const, in wasmtime-py's representation."""
-    from wasmtime.component import Variant
-    return Variant("ok", value)
-
-
-def err(value: Any = None) -> Any:
-    from wasmtime.component import Variant
-    return Variant("err", value)
-
-
-# --------------------------------------------------------------------------- declarations
-
-@dataclass(frozen=True)
-class Behaviour:
-    """What a mock function does when called."""
-
-
-@dataclass(frozen=True)
-class Const(Behaviour):
-    """Return a constant, given in wasmtime-py's value representation.
-
-    Records are dicts (or objects with attributes), variants and results
-    `Variant(tag, payload)` (see `ok`/`err`), enums str, flags a set of str,
-    options None or the payload, lists lists (or bytes for list<u8>).
-    """
-
-    value: Any = field(default=None, hash=False)
-
-
-@dataclass(frozen=True)
-class Forward(Behaviour):
-    """Call the imported `interface#function` (same type) with the same arguments."""
-
-    interface: str
-    function: str
-
-
-@dataclass(frozen=True)
-class Trap(Behaviour):
-    """Execute `unreachable`."""
-
-
-@dataclass(frozen=True)
-class Loop(Behaviour):
-    """Spin forever; only an epoch interrupt or fuel stops it."""
-
-
-@dataclass(frozen=True)
-class GrowMemory(Behaviour):
-    """Grow memory one page at a time until refused, then trap; with `pages`, grow that
-    many and return the zero value (a trap if refused)."""
-
-    pages: int | None = None
-
-
-@dataclass(frozen=True)
-class Recurse(Behaviour):
-    """While parameter `depth_param` (an integer) is > 0, call the import with it minus 1
-    and return that; at 0 return the zero value. Same type as the import."""
-
-    interface: str
-    function: str
-    depth_param: int = 0
-
-
-@dataclass(frozen=True)
-class AddParams(Behaviour):
-    """Return the sum of the (integer) parameters, wrapped to the (integer) result."""
-
-
-@dataclass(frozen=True)
-class MockFunction:
-    name: str
-    params: tuple[tuple[str, ValueType], ...] = ()
-    result: ValueType | None = None
-    behaviour: Behaviour = Trap()
-
-    @property
-    def type(self) -> FuncT:
-        return FuncT(self.params, self.result)
-
-
-@dataclass(frozen=True)
-class MockInterface:
-    """An interface instance. `type_names` names nominal types (records, variants,
-    enums, flags); unnamed ones are exported as `ty0`, `ty1`, ..."""
-
-    name: str
-    functions: tuple[MockFunction, ...] = ()
-    type_names: tuple[tuple[str, ValueType], ...] = ()
-
-    def function(self, name: str) -> MockFunction | None:
-        for f in self.functions:
-            if f.name == name:
-                return f
-        return None
-
-    def named_types(self) -> list[tuple[str, ValueType]]:
-        """Every nominal type the functions use, inner before outer, with its export name."""
-        explicit = {t: n for n, t in self.type_names}
-        used = {f.name for f in self.functions} | set(explicit.values())
-        order: list[ValueType] = []
-        for f in self.functions:
-            for _, p in f.params:
-                _collect_nominal(p, order)
-            if f.result is not None:
-                _collect_nominal(f.result, order)
-        out: list[tuple[str, ValueType]] = []
-        counter = 0
-        for t in order:
-            name = explicit.get(t)
-            if name is None:
-                while f"ty{counter}" in used:
-                    counter += 1
-                name = f"ty{counter}"
-                counter += 1
-            out.append((name, t))
-        return out
-
-    def instance_type(self) -> InstanceT:
-        """The type analysis reports for this interface (types first, then functions)."""
-        items: list[tuple[str, Item]] = [(n, TypeItem(t)) for n, t in self.named_types()]
-        items += [(f.name, f.type) for f in self.functions]
-        return InstanceT(tuple(items))
-
-
-LOG_LEVEL = EnumT(("trace", "debug", "info", "warn", "error"))
-LOG = MockInterface(
-    "ext:host/log@0.1.0",
-    (MockFunction("log", (("level", LOG_LEVEL), ("message", STRING)), None),),
-    (("level", LOG_LEVEL),),
-)
-LIFECYCLE = "ext:host/lifecycle@0.1.0"
-
-
-@dataclass(frozen=True)
-class MockExtension:
-    """A whole extension. `init` adds the `ext:host/lifecycle@0.1.0` export (`Const()` or
-    None with `log_on_init` → ok); `log_on_init` logs that message at `info` from init."""
-
-    name: str
-    version: str = "0.1.0"
-    exports: tuple[MockInterface, ...] = ()
-    imports: tuple[MockInterface, ...] = ()
-    init: Behaviour | None = None
-    log_on_init: str | None = None
-    manifest_extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
-
-    def all_imports(self) -> tuple[MockInterface, ...]:
-        if self.log_on_init is not None and not any(i.name == LOG.name for i in self.imports):
-            return (*self.imports, LOG)
-        return self.imports
-
-    def all_exports(self) -> tuple[MockInterface, ...]:
-        if self.init is None and self.log_on_init is None:
-            return self.exports
-        behaviour = self.init if self.init is not None else Const(None)
-        if isinstance(behaviour, Const) and behaviour.value is None:
-            behaviour = Const(_Tagged("ok", None))
-        init = MockFunction("init", (), ResultT(None, STRING), behaviour)
-        return (*self.exports, MockInterface(LIFECYCLE, (init,)))
-
-
-# --------------------------------------------------------------------------- convenience
-
-def fn(name: str, params: Sequence[tuple[str, ValueType]] = (), result: ValueType | None = None,
-       behaviour: Behaviour = Trap()) -> MockFunction:
-    return MockFunction(name, tuple(params), result, behaviour)
-
-
-def iface(name: str, *functions: MockFunction,
-          type_names: Sequence[tuple[str, ValueType]] = ()) -> MockInterface:
-    return MockInterface(name, tuple(functions), tuple(type_names))
-
-
-def ext(name: str, *, exports: Iterable[MockInterface] = (), imports: Iterable[MockInterface] = (),
-        **kw: Any) -> MockExtension:
-    return MockExtension(name, exports=tuple(exports), imports=tuple(imports), **kw)
-
-
 # --------------------------------------------------------------------------- WAT: types
-
-def _collect_nominal(t: ValueType, out: list[ValueType]) -> None:
-    if isinstance(t, ListT):
-        _collect_nominal(t.element, out)
-    elif isinstance(t, OptionT):
-        _collect_nominal(t.payload, out)
-    elif isinstance(t, ResultT):
-        for c in (t.ok, t.err):
-            if c is not None:
-                _collect_nominal(c, out)
-    elif isinstance(t, TupleT):
-        for e in t.elements:
-            _collect_nominal(e, out)
-    elif isinstance(t, RecordT | VariantT | EnumT | FlagsT):
-        inner = [f for _, f in t.fields] if isinstance(t, RecordT) else \
-            [c for _, c in t.cases if c is not None] if isinstance(t, VariantT) else []
-        for f in inner:
-            _collect_nominal(f, out)
-        if t not in out:
-            out.append(t)
-    elif isinstance(t, Prim):
-        if t.name == "error-context":
-            raise UsageError("mock components cannot carry error-context values")
-    else:
-        raise UsageError(f"mock components cannot carry {type(t).__name__} values (resources, "
-                         "futures and streams are not supported)")
-
 
 def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -369,14 +122,6 @@ def _wat_functype(f: MockFunction, ids: Mapping[ValueType, str]) -> str:
 
 
 # --------------------------------------------------------------------------- static data
-
-class _Tagged:
-    """A variant/result value when wasmtime's Variant is not at hand."""
-
-    def __init__(self, tag: str, payload: Any = None) -> None:
-        self.tag = tag
-        self.payload = payload
-
 
 class _Data:
     """Static memory laid out at generation time: constants, strings, return areas."""
@@ -700,50 +445,78 @@ def _data_literal(data: bytes) -> str:
 
 def to_wat(ext: MockExtension) -> str:
     """Component text for the declaration (accepted by `wasmtime.wat2wasm`)."""
-    gen = _Gen(ext)
     imports = ext.all_imports()
     exports = ext.all_exports()
+    _check_names(ext, imports, exports)
+    gen = _Gen(ext)
+    out = ["(component"]
+    out += [_import_decl(gen, k, mi) for k, mi in enumerate(imports)]
+    funcs = _export_funcs(gen, exports)  # before libc: the bodies lay out the static data
+    out.append(_libc_module(gen.data))
+    out += _libc_instance()
+    out += _lowered_imports(gen, imports)
+    out.append(_main_module(gen, funcs))
+    out.append(_main_instance(len(imports)))
+    out += _lifted_exports(exports)
+    out.append(")")
+    return "\n".join(out) + "\n"
+
+
+_OPTS = "(memory $mem) (realloc $realloc)"  # canonical options of every lift and lower
+
+
+def _check_names(ext: MockExtension, imports: Sequence[MockInterface], exports: Sequence[MockInterface]) -> None:
+    """Interfaces and functions are named once each (WAT would reject a duplicate export less clearly)."""
     _check_unique(ext, "import", [i.name for i in imports])
     _check_unique(ext, "export", [e.name for e in exports])
-    out: list[str] = ["(component"]
-
-    # component imports: nominal types declared and exported inside the instance type
-    for k, mi in enumerate(imports):
+    for mi in (*imports, *exports):
         _check_unique(ext, f"function of {mi.name}", [f.name for f in mi.functions])
-        ids: dict[ValueType, str] = {}
-        decl = [f"  (import {_q(mi.name)} (instance $imp{k}"]
-        for n, (tname, t) in enumerate(mi.named_types()):
-            decl.append(f"    (type $d{n} {_wat_typedef(t, ids)})")
-            decl.append(f"    (export {_q(tname)} (type $t{n} (eq $d{n})))")
-            ids[t] = f"$t{n}"
-        for f in mi.functions:
-            decl.append(f"    (export {_q(f.name)} (func {_wat_functype(f, ids)}))")
-            gen.imports[(mi.name, f.name)] = _Import(f"imp{k}", mi, f, f"$imp{k}_{_ident(f.name)}")
-        out.append("\n".join(decl) + "))")
 
-    # main module functions (bodies first: they lay out the static data)
-    zero_size = max([size(f.result) for me in exports for f in me.functions if f.result is not None]
-                    + [0])
+
+def _import_decl(gen: _Gen, k: int, mi: MockInterface) -> str:
+    """A component import; its nominal types are declared and exported inside the instance type."""
+    ids: dict[ValueType, str] = {}
+    decl = [f"  (import {_q(mi.name)} (instance $imp{k}"]
+    for n, (tname, t) in enumerate(mi.named_types()):
+        decl.append(f"    (type $d{n} {_wat_typedef(t, ids)})")
+        decl.append(f"    (export {_q(tname)} (type $t{n} (eq $d{n})))")
+        ids[t] = f"$t{n}"
+    for f in mi.functions:
+        decl.append(f"    (export {_q(f.name)} (func {_wat_functype(f, ids)}))")
+        gen.imports[(mi.name, f.name)] = _Import(f"imp{k}", mi, f, f"$imp{k}_{_ident(f.name)}")
+    return "\n".join(decl) + "))"
+
+
+def _export_funcs(gen: _Gen, exports: Sequence[MockInterface]) -> list[str]:
+    """The main module's core functions, one per exported function (`e<k>.<j>`)."""
+    zero_size = max([size(f.result) for me in exports for f in me.functions if f.result is not None] + [0])
     gen.zero_area = gen.data.alloc(max(zero_size, 8), 8)
     funcs: list[str] = []
     for k, me in enumerate(exports):
-        _check_unique(ext, f"function of {me.name}", [f.name for f in me.functions])
         for j, f in enumerate(me.functions):
-            owner = f"export {me.name}#{f.name}"
             params, results = func_core_signature(f.type, lift=True)
-            extra, body = gen.body(owner, f)
-            if me.name == LIFECYCLE and ext.log_on_init is not None:
-                log = gen.imports[(LOG.name, "log")]
-                msg = ext.log_on_init.encode("utf-8")
-                body = ["i32.const 2", f"i32.const {gen.data.bytes_(msg)}", f"i32.const {len(msg)}",
-                        f"call {log.core_id}", *body]
+            extra, body = gen.body(f"export {me.name}#{f.name}", f)
+            if me.name == LIFECYCLE and gen.ext.log_on_init is not None:
+                body = [*_log_call(gen, gen.ext.log_on_init), *body]
             funcs.append(f"    (func (export \"e{k}.{j}\"){_sig(params, results)}\n"
                          + "".join(f"      {x}\n" for x in extra)
                          + "".join(f"      {x}\n" for x in body) + "    )")
-    heap = align_to(gen.data.end, 16)
-    pages = heap // 65536 + 1
+    return funcs
 
-    out.append(f"""  (core module $libc
+
+def _log_call(gen: _Gen, message: str) -> list[str]:
+    """Log `message` at `info` through the imported `ext:host/log`."""
+    log = gen.imports[(LOG.name, "log")]
+    msg = message.encode("utf-8")
+    return ["i32.const 2", f"i32.const {gen.data.bytes_(msg)}", f"i32.const {len(msg)}", f"call {log.core_id}"]
+
+
+def _libc_module(data: _Data) -> str:
+    """Memory, a bump allocator `realloc` and the static data; instantiated first so imports can be
+    lowered with its memory and realloc."""
+    heap = align_to(data.end, 16)
+    pages = heap // 65536 + 1
+    text = f"""  (core module $libc
     (memory (export "memory") {pages})
     (global $bump (mut i32) (i32.const {heap}))
     (func (export "realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $new_size i32)
@@ -766,25 +539,33 @@ def to_wat(ext: MockExtension) -> str:
         local.get $old_size local.get $new_size local.get $old_size local.get $new_size i32.lt_u select
         memory.copy
       end
-      local.get $p)""")
-    if gen.data.buf:
-        out.append(f"    (data (i32.const {_Data.BASE}) {_data_literal(bytes(gen.data.buf))})")
-    out[-1] += ")"
-    out.append("  (core instance $libc (instantiate $libc))")
-    out.append('  (alias core export $libc "memory" (core memory $mem))')
-    out.append('  (alias core export $libc "realloc" (core func $realloc))')
+      local.get $p)"""
+    if data.buf:
+        text += f"\n    (data (i32.const {_Data.BASE}) {_data_literal(bytes(data.buf))})"
+    return text + ")"
 
-    # lower every import with libc's memory and realloc
-    opts = "(memory $mem) (realloc $realloc)"
+
+def _libc_instance() -> list[str]:
+    return ["  (core instance $libc (instantiate $libc))",
+            '  (alias core export $libc "memory" (core memory $mem))',
+            '  (alias core export $libc "realloc" (core func $realloc))']
+
+
+def _lowered_imports(gen: _Gen, imports: Sequence[MockInterface]) -> list[str]:
+    """Every imported function lowered with libc's memory and realloc, one core instance per import."""
+    out: list[str] = []
     for k, mi in enumerate(imports):
         names = []
         for f in mi.functions:
             cid = gen.imports[(mi.name, f.name)].core_id
             out.append(f"  (alias export $imp{k} {_q(f.name)} (func {cid}_c))")
-            out.append(f"  (core func {cid} (canon lower (func {cid}_c) {opts}))")
+            out.append(f"  (core func {cid} (canon lower (func {cid}_c) {_OPTS}))")
             names.append(f"(export {_q(f.name)} (func {cid}))")
         out.append(f"  (core instance $cimp{k} " + " ".join(names) + ")")
+    return out
 
+
+def _main_module(gen: _Gen, funcs: list[str]) -> str:
     main = ["  (core module $main",
             '    (import "libc" "memory" (memory 0))',
             '    (import "libc" "realloc" (func $realloc (param i32 i32 i32 i32) (result i32)))']
@@ -792,14 +573,20 @@ def to_wat(ext: MockExtension) -> str:
         lp, lr = func_core_signature(imp.func.type, lift=False)
         main.append(f"    (import {_q(imp.module)} {_q(imp.func.name)} (func {imp.core_id}{_sig(lp, lr)}))")
     main.extend(funcs)
-    out.append("\n".join(main) + ")")
-    withs = ['(with "libc" (instance $libc))'] + [f'(with "imp{k}" (instance $cimp{k}))'
-                                                  for k in range(len(imports))]
-    out.append("  (core instance $main (instantiate $main " + " ".join(withs) + "))")
+    return "\n".join(main) + ")"
 
-    # lift exports; nominal types defined at component level and exported with the instance
+
+def _main_instance(n_imports: int) -> str:
+    withs = ['(with "libc" (instance $libc))'] + [f'(with "imp{k}" (instance $cimp{k}))'
+                                                  for k in range(n_imports)]
+    return "  (core instance $main (instantiate $main " + " ".join(withs) + "))"
+
+
+def _lifted_exports(exports: Sequence[MockInterface]) -> list[str]:
+    """Exports lifted; nominal types defined at component level and exported with the instance."""
+    out: list[str] = []
     for k, me in enumerate(exports):
-        ids = {}
+        ids: dict[ValueType, str] = {}
         inst = []
         for n, (tname, t) in enumerate(me.named_types()):
             out.append(f"  (type $x{k}_{n} {_wat_typedef(t, ids)})")
@@ -807,13 +594,12 @@ def to_wat(ext: MockExtension) -> str:
             inst.append(f"(export {_q(tname)} (type $x{k}_{n}))")
         for j, f in enumerate(me.functions):
             out.append(f'  (alias core export $main "e{k}.{j}" (core func $ce{k}_{j}))')
-            lift = f"(canon lift (core func $ce{k}_{j}) {opts})"
+            lift = f"(canon lift (core func $ce{k}_{j}) {_OPTS})"
             out.append(f"  (func $e{k}_{j} {_wat_functype(f, ids)} {lift})")
             inst.append(f"(export {_q(f.name)} (func $e{k}_{j}))")
         out.append(f"  (instance $exp{k} " + " ".join(inst) + ")")
         out.append(f"  (export {_q(me.name)} (instance $exp{k}))")
-    out.append(")")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _ident(name: str) -> str:
@@ -826,95 +612,3 @@ def _check_unique(ext: MockExtension, what: str, names: list[str]) -> None:
         if n in seen:
             raise UsageError(f"extension {ext.name!r}: duplicate {what} {n!r}")
         seen.add(n)
-
-
-# --------------------------------------------------------------------------- TOML + folder
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: `$` would accept a trailing newline
-
-
-def _toml_key(k: str) -> str:
-    return k if _BARE_KEY.fullmatch(k) else _toml_str(k)
-
-
-def _toml_str(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch in "\b\t\n\f\r":
-            out.append({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return _toml_str(v)
-    if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise UsageError(f"TOML cannot hold {v!r}")
-
-
-def _is_table_array(v: Any) -> bool:
-    return isinstance(v, list | tuple) and len(v) > 0 and all(isinstance(x, Mapping) for x in v)
-
-
-def to_toml(doc: Mapping[str, Any], _prefix: str = "") -> str:
-    """A small TOML writer for manifests: scalars, arrays, tables and arrays of tables."""
-    lines: list[str] = []
-    for k, v in doc.items():
-        if not isinstance(v, Mapping) and not _is_table_array(v):
-            lines.append(f"{_toml_key(str(k))} = {_toml_value(v)}")
-    for k, v in doc.items():
-        path = f"{_prefix}.{_toml_key(str(k))}" if _prefix else _toml_key(str(k))
-        if isinstance(v, Mapping):
-            lines.append(f"\n[{path}]")
-            body = to_toml(v, path)
-            if body:
-                lines.append(body.rstrip("\n"))
-        elif _is_table_array(v):
-            for item in v:
-                lines.append(f"\n[[{path}]]")
-                body = to_toml(item, path)
-                if body:
-                    lines.append(body.rstrip("\n"))
-    text = "\n".join(lines)
-    return text.lstrip("\n") + "\n" if text else ""
-
-
-def write_extension(ext: MockExtension, folder: Path) -> Path:
-    """Write `folder/<name>/extension.toml` and `<name>.wat`; return the extension folder."""
-    root = Path(folder) / ext.name
-    root.mkdir(parents=True, exist_ok=True)
-    wat_name = f"{ext.name}.wat"
-    (root / wat_name).write_text(to_wat(ext), encoding="utf-8")
-    doc: dict[str, Any] = {"name": ext.name, "version": ext.version, "component": wat_name}
-    for k, v in ext.manifest_extra.items():
-        doc[k] = v
-    (root / "extension.toml").write_text(to_toml(doc), encoding="utf-8")
-    return root
-
-
-def with_behaviour(f: MockFunction, behaviour: Behaviour) -> MockFunction:
-    """The same function doing something else (e.g. a provider's function turned into a Trap)."""
-    return replace(f, behaviour=behaviour)

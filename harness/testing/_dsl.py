@@ -1,0 +1,305 @@
+"""The mock-extension DSL: value types, behaviours and declarations of mock extensions.
+
+A declaration says which interfaces a mock imports and exports and what each
+function does; `harness.testing` turns it into a component (`to_wat`) and an
+extension folder (`write_extension`). This module holds only the declarations,
+so a test that builds one reads it without the code generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..model._errors import UsageError
+from ..model._witypes import (
+    EnumT,
+    FlagsT,
+    FuncT,
+    InstanceT,
+    Item,
+    ListT,
+    OptionT,
+    Prim,
+    RecordT,
+    ResultT,
+    TupleT,
+    TypeItem,
+    ValueType,
+    VariantT,
+)
+
+__all__ = [
+    "BOOL", "CHAR", "F32", "F64", "LIFECYCLE", "LOG", "LOG_LEVEL", "S8", "S16", "S32", "S64", "STRING",
+    "U8", "U16", "U32", "U64",
+    "AddParams", "Behaviour", "Const", "Forward", "GrowMemory", "Loop", "MockExtension", "MockFunction",
+    "MockInterface", "Recurse", "Trap",
+    "enum", "err", "ext", "flags", "fn", "iface", "list_of", "ok", "option", "record", "result",
+    "tuple_of", "variant", "with_behaviour",
+]
+
+# --------------------------------------------------------------------------- type shortcuts
+
+BOOL, CHAR, STRING = Prim("bool"), Prim("char"), Prim("string")
+S8, S16, S32, S64 = Prim("s8"), Prim("s16"), Prim("s32"), Prim("s64")
+U8, U16, U32, U64 = Prim("u8"), Prim("u16"), Prim("u32"), Prim("u64")
+F32, F64 = Prim("f32"), Prim("f64")
+
+def list_of(t: ValueType) -> ListT:
+    return ListT(t)
+
+
+def option(t: ValueType) -> OptionT:
+    return OptionT(t)
+
+
+def result(ok: ValueType | None = None, err: ValueType | None = None) -> ResultT:
+    return ResultT(ok, err)
+
+
+def tuple_of(*ts: ValueType) -> TupleT:
+    return TupleT(tuple(ts))
+
+
+def record(*fields: tuple[str, ValueType], **kw: ValueType) -> RecordT:
+    """`record(("x-y", U32), z=STRING)`: pairs for kebab names, keywords for the rest."""
+    return RecordT((*fields, *kw.items()))
+
+
+def variant(*cases: tuple[str, ValueType | None] | str, **kw: ValueType | None) -> VariantT:
+    """`variant("none", ("some-x", U32), y=STRING)`: a bare name is a case without payload."""
+    norm = tuple((c, None) if isinstance(c, str) else c for c in cases)
+    return VariantT((*norm, *kw.items()))
+
+
+def enum(*names: str) -> EnumT:
+    return EnumT(tuple(names))
+
+
+def flags(*names: str) -> FlagsT:
+    return FlagsT(tuple(names))
+
+
+def ok(value: Any = None) -> Any:
+    """A `result` value for Const, in wasmtime-py's representation."""
+    from wasmtime.component import Variant
+    return Variant("ok", value)
+
+
+def err(value: Any = None) -> Any:
+    from wasmtime.component import Variant
+    return Variant("err", value)
+
+
+# --------------------------------------------------------------------------- declarations
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What a mock function does when called."""
+
+
+@dataclass(frozen=True)
+class Const(Behaviour):
+    """Return a constant, given in wasmtime-py's value representation.
+
+    Records are dicts (or objects with attributes), variants and results
+    `Variant(tag, payload)` (see `ok`/`err`), enums str, flags a set of str,
+    options None or the payload, lists lists (or bytes for list<u8>).
+    """
+
+    value: Any = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
+class Forward(Behaviour):
+    """Call the imported `interface#function` (same type) with the same arguments."""
+
+    interface: str
+    function: str
+
+
+@dataclass(frozen=True)
+class Trap(Behaviour):
+    """Execute `unreachable`."""
+
+
+@dataclass(frozen=True)
+class Loop(Behaviour):
+    """Spin forever; only an epoch interrupt or fuel stops it."""
+
+
+@dataclass(frozen=True)
+class GrowMemory(Behaviour):
+    """Grow memory one page at a time until refused, then trap; with `pages`, grow that
+    many and return the zero value (a trap if refused)."""
+
+    pages: int | None = None
+
+
+@dataclass(frozen=True)
+class Recurse(Behaviour):
+    """While parameter `depth_param` (an integer) is > 0, call the import with it minus 1
+    and return that; at 0 return the zero value. Same type as the import."""
+
+    interface: str
+    function: str
+    depth_param: int = 0
+
+
+@dataclass(frozen=True)
+class AddParams(Behaviour):
+    """Return the sum of the (integer) parameters, wrapped to the (integer) result."""
+
+
+@dataclass(frozen=True)
+class MockFunction:
+    name: str
+    params: tuple[tuple[str, ValueType], ...] = ()
+    result: ValueType | None = None
+    behaviour: Behaviour = Trap()
+
+    @property
+    def type(self) -> FuncT:
+        return FuncT(self.params, self.result)
+
+
+@dataclass(frozen=True)
+class MockInterface:
+    """An interface instance. `type_names` names nominal types (records, variants,
+    enums, flags); unnamed ones are exported as `ty0`, `ty1`, ..."""
+
+    name: str
+    functions: tuple[MockFunction, ...] = ()
+    type_names: tuple[tuple[str, ValueType], ...] = ()
+
+    def function(self, name: str) -> MockFunction | None:
+        for f in self.functions:
+            if f.name == name:
+                return f
+        return None
+
+    def named_types(self) -> list[tuple[str, ValueType]]:
+        """Every nominal type the functions use, inner before outer, with its export name."""
+        explicit = {t: n for n, t in self.type_names}
+        used = {f.name for f in self.functions} | set(explicit.values())
+        order: list[ValueType] = []
+        for f in self.functions:
+            for _, p in f.params:
+                _collect_nominal(p, order)
+            if f.result is not None:
+                _collect_nominal(f.result, order)
+        out: list[tuple[str, ValueType]] = []
+        counter = 0
+        for t in order:
+            name = explicit.get(t)
+            if name is None:
+                while f"ty{counter}" in used:
+                    counter += 1
+                name = f"ty{counter}"
+                counter += 1
+            out.append((name, t))
+        return out
+
+    def instance_type(self) -> InstanceT:
+        """The type analysis reports for this interface (types first, then functions)."""
+        items: list[tuple[str, Item]] = [(n, TypeItem(t)) for n, t in self.named_types()]
+        items += [(f.name, f.type) for f in self.functions]
+        return InstanceT(tuple(items))
+
+
+LOG_LEVEL = EnumT(("trace", "debug", "info", "warn", "error"))
+LOG = MockInterface(
+    "ext:host/log@0.1.0",
+    (MockFunction("log", (("level", LOG_LEVEL), ("message", STRING)), None),),
+    (("level", LOG_LEVEL),),
+)
+LIFECYCLE = "ext:host/lifecycle@0.1.0"
+
+
+@dataclass(frozen=True)
+class MockExtension:
+    """A whole extension. `init` adds the `ext:host/lifecycle@0.1.0` export (`Const()` or
+    None with `log_on_init` → ok); `log_on_init` logs that message at `info` from init."""
+
+    name: str
+    version: str = "0.1.0"
+    exports: tuple[MockInterface, ...] = ()
+    imports: tuple[MockInterface, ...] = ()
+    init: Behaviour | None = None
+    log_on_init: str | None = None
+    manifest_extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def all_imports(self) -> tuple[MockInterface, ...]:
+        if self.log_on_init is not None and not any(i.name == LOG.name for i in self.imports):
+            return (*self.imports, LOG)
+        return self.imports
+
+    def all_exports(self) -> tuple[MockInterface, ...]:
+        if self.init is None and self.log_on_init is None:
+            return self.exports
+        behaviour = self.init if self.init is not None else Const(None)
+        if isinstance(behaviour, Const) and behaviour.value is None:
+            behaviour = Const(_Tagged("ok", None))
+        init = MockFunction("init", (), ResultT(None, STRING), behaviour)
+        return (*self.exports, MockInterface(LIFECYCLE, (init,)))
+
+
+# --------------------------------------------------------------------------- convenience
+
+def fn(name: str, params: Sequence[tuple[str, ValueType]] = (), result: ValueType | None = None,
+       behaviour: Behaviour = Trap()) -> MockFunction:
+    return MockFunction(name, tuple(params), result, behaviour)
+
+
+def iface(name: str, *functions: MockFunction,
+          type_names: Sequence[tuple[str, ValueType]] = ()) -> MockInterface:
+    return MockInterface(name, tuple(functions), tuple(type_names))
+
+
+def ext(name: str, *, exports: Iterable[MockInterface] = (), imports: Iterable[MockInterface] = (),
+        **kw: Any) -> MockExtension:
+    return MockExtension(name, exports=tuple(exports), imports=tuple(imports), **kw)
+
+
+
+def with_behaviour(f: MockFunction, behaviour: Behaviour) -> MockFunction:
+    """The same function doing something else (e.g. a provider's function turned into a Trap)."""
+    return replace(f, behaviour=behaviour)
+
+
+# --------------------------------------------------------------------------- helpers
+
+class _Tagged:
+    """A variant/result value when wasmtime's Variant is not at hand."""
+
+    def __init__(self, tag: str, payload: Any = None) -> None:
+        self.tag = tag
+        self.payload = payload
+
+
+def _collect_nominal(t: ValueType, out: list[ValueType]) -> None:
+    if isinstance(t, ListT):
+        _collect_nominal(t.element, out)
+    elif isinstance(t, OptionT):
+        _collect_nominal(t.payload, out)
+    elif isinstance(t, ResultT):
+        for c in (t.ok, t.err):
+            if c is not None:
+                _collect_nominal(c, out)
+    elif isinstance(t, TupleT):
+        for e in t.elements:
+            _collect_nominal(e, out)
+    elif isinstance(t, RecordT | VariantT | EnumT | FlagsT):
+        inner = [f for _, f in t.fields] if isinstance(t, RecordT) else \
+            [c for _, c in t.cases if c is not None] if isinstance(t, VariantT) else []
+        for f in inner:
+            _collect_nominal(f, out)
+        if t not in out:
+            out.append(t)
+    elif isinstance(t, Prim):
+        if t.name == "error-context":
+            raise UsageError("mock components cannot carry error-context values")
+    else:
+        raise UsageError(f"mock components cannot carry {type(t).__name__} values (resources, "
+                         "futures and streams are not supported)")
