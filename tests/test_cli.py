@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.cli._main import _Usage, main, parse_call_arg, split_call_positionals
+from harness.cli import main
+from harness.cli._args import _Usage, parse_call_arg, split_call_positionals
 from harness.cli._render import inspection_to_json, inspection_to_text
 from harness.model._witypes import EnumT, Prim
 from harness.pipeline._inspect import inspect

@@ -16,6 +16,7 @@ import pytest
 from wasmtime.component import Record, Variant
 
 from harness.cli import main as cli_main
+from harness.cli._args import split_run_positionals
 from harness.model._errors import (
     BadArgumentsError,
     CommandFailedError,
@@ -23,13 +24,8 @@ from harness.model._errors import (
     TrapError,
 )
 from harness.model._witypes import ValueType
-from harness.runtime._commands import (
-    CommandArg,
-    CommandInfo,
-    CommandRegistry,
-    conformance_check,
-    split_run_positionals,
-)
+from harness.pytest_plugin._command_checks import conformance_check
+from harness.runtime._commands import CommandArg, CommandInfo, CommandRegistry
 from harness.runtime._host import Host
 from harness.testing import (
     BOOL,

@@ -1,23 +1,29 @@
-"""Reports of an `Inspection`: a stable JSON document for tools, and text for people.
+"""What the CLI prints: reports of an `Inspection` (a stable JSON document for tools, and
+text for people), failed calls, usage errors and JSON documents.
 
 Every discovered extension is listed, including those that failed discovery or
 analysis (they only appear in candidates and diagnostics), so a report never
-hides an extension the user pointed at.
+hides an extension the user pointed at. Every handler prints through this module, so
+each kind of output has one shape and one escaping.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 from ..model._diagnostics import Diagnostic
 from ..model._errors import CallError
 from ..model._records import Endpoint
-from ..model._text import printable
+from ..model._text import json_text, printable
 from ..model._witypes import FuncT, InstanceT, render
 from ..pipeline._inspect import Inspection
+from ._args import EXIT_FAILED, EXIT_USAGE
 
-__all__ = ["SCHEMA_VERSION", "inspection_to_json", "inspection_to_text"]
+__all__ = ["SCHEMA_VERSION", "call_error_lines", "diagnostic_lines", "inspection_to_json", "inspection_to_text",
+           "print_call_error", "print_json", "print_usage_error"]
 
 SCHEMA_VERSION = 1
 
@@ -151,3 +157,40 @@ def inspection_to_text(insp: Inspection) -> str:
     out.append(f"summary: {len(rows)} extension(s): {counts['ok']} ok, {counts['error']} error, "
                f"{counts['blocked']} blocked; {n_err} error(s), {len(diags) - n_err} warning(s)")
     return printable("\n".join(out)) + "\n"  # names, paths and messages can come from extensions
+
+
+def print_json(data: Any, indent: int | None = None) -> None:
+    """One JSON document on stdout (non-ASCII and controls escaped, see `json_text`)."""
+    sys.stdout.write(json_text(data, indent=indent) + "\n")
+
+
+def print_usage_error(command: str, message: str) -> int:
+    """`ext-harness COMMAND: error: MESSAGE` on stderr, as argparse prints usage errors; exit code 2."""
+    print(printable(f"ext-harness {command}: error: {message}"), file=sys.stderr)
+    return EXIT_USAGE
+
+
+def print_call_error(e: CallError, as_json: bool, *, extension: str | None = None, function: str | None = None,
+                     notes: Sequence[Diagnostic] | None = None, indent: int | None = None) -> int:
+    """A failed call or command: the `{"error": ...}` envelope on stdout with `--json`, else
+    `call_error_lines` on stderr; exit code 1.
+
+    `extension` and `function` are what the user asked for: they stand in for the error's own
+    when it does not know them (the error itself is left as raised). `notes` are diagnostics
+    that explain the failure (`run`): a `diagnostics` list in JSON, `note:` lines in text."""
+    if as_json:
+        error = e.to_json()
+        if error.get("extension") is None:
+            error["extension"] = extension
+        if error.get("function") is None:
+            error["function"] = function
+        doc: dict[str, Any] = {"error": error}
+        if notes is not None:
+            doc["diagnostics"] = [d.to_json() for d in notes]
+        print_json(doc, indent)
+    else:
+        lines = call_error_lines(e)
+        for d in notes or ():
+            lines += ["  note: " + ln.lstrip() for ln in diagnostic_lines(d)[:1]]
+        print("\n".join(lines), file=sys.stderr)
+    return EXIT_FAILED

@@ -26,6 +26,7 @@ from ..model._diagnostics import Diagnostic
 from ..model._names import InterfaceName
 from ..model._records import ConformanceExample
 from ..model._witypes import FuncT
+from ._command_checks import conformance_check
 from ._regression import read_snapshot, snapshot_of, verdict, write_snapshot
 
 if TYPE_CHECKING:
@@ -396,14 +397,7 @@ class SuiteRun:
             return CheckResult(name, "commands", "skipped", f"{name}: not checked: linking failed")
         if not any(k.startswith("ext:host/commands@") for k in host.runtimes[name].function_keys()):
             return CheckResult(name, "commands", "skipped", f"{name} exports no ext:host/commands interface")
-        try:
-            from ..runtime import _commands  # type: ignore[attr-defined]
-        except ImportError:
-            return CheckResult(name, "commands", "skipped", "command checks are not available in this version")
-        hook = getattr(_commands, "conformance_check", None)
-        if hook is None:
-            return CheckResult(name, "commands", "skipped", "command checks are not available in this version")
-        ok, message = hook(host, name)
+        ok, message = conformance_check(host, name)
         return CheckResult(name, "commands", "passed" if ok else "failed", message)
 
     def check_regression(self, name: str) -> CheckResult:

@@ -13,27 +13,22 @@ slow and a faulting guest would make it flaky.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import builtins
 import difflib
 import re
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..model._diagnostics import Diagnostic, sort_diagnostics
-from ..model._errors import BadArgumentsError, CallError, CommandFailedError, HarnessError, NoSuchCommandError
+from ..model._errors import BadArgumentsError, CallError, CommandFailedError, NoSuchCommandError
 from ..model._names import InterfaceName, Version
-from ..model._text import json_text, printable
 from ..model._witypes import FuncT, ListT, Prim, RecordT, ResultT, render, type_diff
 
 if TYPE_CHECKING:
     from ._host import Host
 
-__all__ = ["COMMANDS_INTERFACE", "CommandArg", "CommandInfo", "CommandRegistry", "add_cli_commands",
-           "split_run_positionals"]
+__all__ = ["COMMANDS_INTERFACE", "CommandArg", "CommandInfo", "CommandRegistry"]
 
 COMMANDS_INTERFACE = InterfaceName.parse("ext:host/commands@0.1.0")
 
@@ -270,214 +265,3 @@ class CommandRegistry:
         info, key, arg_list = self._prepare(name, args)
         result = await self._host.acall(info.extension, key, info.name, arg_list, timeout=timeout)
         return self._unwrap(info, arg_list, result)
-
-
-# --------------------------------------------------------------------------- CLI: `commands`, `run`
-# Registered by harness.cli through `add_cli_commands` (the CLI module owns the parser).
-
-_EXIT_OK, _EXIT_FAILED, _EXIT_USAGE = 0, 1, 2
-
-
-def add_cli_commands(sub: Any, add_load_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add `ext-harness commands PATH...` and `ext-harness run PATH... COMMAND [ARG...]`."""
-    from ..cli._main import add_call_options
-
-    p_list = sub.add_parser(
-        "commands", help="list the commands the extensions offer",
-        description="List every command offered by the extensions under PATH..., with its qualified "
-                    "name (extension:command), arguments and description. Exit 1 if loading or "
-                    "listing reported an error.")
-    p_list.add_argument("paths", nargs="+", metavar="PATH",
-                        help="an extension folder, a folder of extensions, a .wasm or .wat file")
-    add_load_options(p_list)
-    p_list.set_defaults(handler=_cli_commands)
-
-    p_run = sub.add_parser(
-        "run", help="run a command offered by an extension",
-        description="Run COMMAND (`extension:command`, or a bare `command` offered by one extension) "
-                    "with string arguments. The paths are the leading arguments that exist on disk; "
-                    "use -p/--path to name them explicitly, and `--` before arguments starting with -. "
-                    "Exit 0 on success, 1 if the command failed or could not be run, 2 on wrong usage.",
-        epilog="example: ext-harness run examples/ eval '1 + 2 * 3'")
-    p_run.add_argument("positionals", nargs="*", metavar="PATH... COMMAND [ARG...]")
-    add_call_options(p_run, "command")
-    add_load_options(p_run)
-    p_run.set_defaults(handler=_cli_run)
-
-
-def split_run_positionals(positionals: Sequence[str], explicit_paths: Sequence[str] = (),
-                          exists: Callable[[str], bool] | None = None) -> tuple[
-                              builtins.list[str], str, builtins.list[str]]:
-    """(paths, command, args): the paths are the leading arguments that exist on disk."""
-    from ..cli._main import leading_paths, missing_path_message
-
-    paths, items = leading_paths(positionals, explicit_paths, 1, exists)
-    if not paths:
-        if len(items) < 2:
-            raise ValueError("expected PATH... COMMAND [ARG...]")
-        raise ValueError(missing_path_message(items[0]))
-    if not items:
-        raise ValueError("expected COMMAND after the paths")
-    return paths, items[0], items[1:]
-
-
-def _usage(subcommand: str, message: str) -> int:
-    print(printable(f"ext-harness {subcommand}: error: {message}"), file=sys.stderr)
-    return _EXIT_USAGE
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json_text(data, indent=2) + "\n")
-
-
-def _load(paths: Sequence[str], args: argparse.Namespace, **config: Any) -> Host:
-    from ._host import Host
-    return Host.load(*paths, cache_dir=args.cache_dir, use_cache=not args.no_cache, **config)
-
-
-def _cli_commands(args: argparse.Namespace) -> int:
-    from ..cli._render import diagnostic_lines
-
-    try:
-        host = _load(args.paths, args)
-    except HarnessError as e:
-        return _usage("commands", str(e))
-    with host:
-        registry = host.commands
-        diags = sort_diagnostics([*host.diagnostics, *registry.diagnostics])
-        commands = registry.list()
-        if args.json:
-            _print_json({"commands": [c.to_json() for c in commands],
-                         "diagnostics": [d.to_json() for d in diags]})
-        else:
-            if commands:
-                width = max(len(c.usage) for c in commands)
-                ext_width = max(len(c.extension) for c in commands)
-                for c in commands:  # names and descriptions come from the extensions
-                    print(printable(f"{c.usage:<{width}}  {c.extension:<{ext_width}}  {c.description}".rstrip(),
-                                    one_line=True))
-            else:
-                print("no commands")
-            for d in diags:
-                print("\n".join(diagnostic_lines(d)), file=sys.stderr)
-    return _EXIT_FAILED if any(d.is_error for d in diags) else _EXIT_OK
-
-
-def _cli_run(args: argparse.Namespace) -> int:
-    from ..cli._render import call_error_lines, diagnostic_lines
-
-    try:
-        paths, command, cmd_args = split_run_positionals(args.positionals, args.explicit_paths)
-    except ValueError as e:
-        return _usage("run", str(e))
-    timeout = args.timeout_ms / 1000 if args.timeout_ms else None
-    try:
-        host = _load(paths, args)
-    except HarnessError as e:
-        return _usage("run", str(e))
-    with host:
-        try:
-            if args.use_async:
-                output = asyncio.run(host.commands.arun(command, cmd_args, timeout=timeout))
-            else:
-                output = host.commands.run(command, cmd_args, timeout=timeout)
-        except CallError as e:
-            notes = [d for d in (*host.errors, *host.commands.diagnostics)
-                     if isinstance(e, NoSuchCommandError) or d.extension == e.extension]
-            if args.json:
-                _print_json({"error": e.to_json(), "diagnostics": [d.to_json() for d in notes]})
-            else:
-                lines = call_error_lines(e)
-                for d in notes:
-                    lines += ["  note: " + ln.lstrip() for ln in diagnostic_lines(d)[:1]]
-                print("\n".join(lines), file=sys.stderr)
-            return _EXIT_FAILED
-    if args.json:
-        _print_json({"command": command, "output": output})
-    else:
-        output = printable(output)  # the extension's text: newlines and tabs kept, controls escaped
-        sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
-    return _EXIT_OK
-
-
-# --------------------------------------------------------------------------- conformance
-# Called by the conformance suite (harness.pytest_plugin._suite, check "commands").
-
-
-def _expected_output(expect: Any) -> tuple[str, str | None]:
-    """(kind, text) of a command example's `expect`: a string, {ok = "..."} or {err = "..."}."""
-    if isinstance(expect, str):
-        return "ok", expect
-    if isinstance(expect, dict) and len(expect) == 1:
-        ((tag, value),) = expect.items()
-        if tag in ("ok", "err") and isinstance(value, str):
-            return tag, value
-    return "invalid", None
-
-
-def _run_example(host: Host, qualified: str, args: builtins.list[str], expect: Any, has_expect: bool,
-                 expect_error: str | None, mode: str) -> str | None:
-    """None if the example behaved as the manifest says, else what went wrong."""
-    registry = host.commands
-    try:
-        output = asyncio.run(registry.arun(qualified, args)) if mode == "async" else registry.run(qualified, args)
-    except CallError as e:
-        if expect_error is not None:
-            return None if e.code == expect_error else f"expected error {expect_error}, got {e.code}: {e.message}"
-        kind, text = _expected_output(expect)
-        if isinstance(e, CommandFailedError) and kind == "err":
-            got = str(e.details.get("error", ""))
-            return None if got == text else f"expected err {text!r}, got err {got!r}"
-        return f"failed: {e.code}: {e.message}"
-    if expect_error is not None:
-        return f"expected error {expect_error}, got output {output!r}"
-    if has_expect:
-        kind, text = _expected_output(expect)
-        if kind == "invalid":
-            return "`expect` of a command example must be a string, {ok = \"...\"} or {err = \"...\"}"
-        if kind == "err":
-            return f"expected err {text!r}, got output {output!r}"
-        if output != text:
-            return f"expected {text!r}, got {output!r}"
-    return None
-
-
-def conformance_check(host: Host, name: str) -> tuple[bool, str]:
-    """The commands check of the conformance suite for extension `name`.
-
-    Passes when its `ext:host/commands` export is usable (no `bad-command`) and
-    every `[[conformance.example]]` with a `command` key behaves as declared,
-    run both sync and async as `name:command` (so duplicates elsewhere do not matter).
-    """
-    registry = host.commands
-    bad = [d for d in registry.diagnostics if d.extension == name and d.is_error]
-    mine = [c for c in registry.list() if c.extension == name]
-    listing = ", ".join(c.name for c in mine) or "none"
-    if bad:
-        lines = "\n".join(f"  {d.code}: {d.message}" for d in bad)
-        return False, f"{name}: commands unusable\n{lines}\n    fix: {bad[0].hint}"
-    notes = [f"{len(mine)} command(s): {listing}"]
-    dup = [d for d in registry.diagnostics if d.code == "duplicate-command"
-           and name in d.details.get("extensions", [])]
-    if dup:
-        notes.append("shared names (reachable only qualified): " + ", ".join(sorted(d.subject or "" for d in dup)))
-    rt = host.runtimes.get(name)
-    examples = [e for e in rt.analysed.candidate.manifest.examples if e.command is not None] if rt else []
-    failures: builtins.list[str] = []
-    for i, ex in enumerate(examples, 1):
-        args = [a for a in ex.args if isinstance(a, str)]
-        label = f"example {i} ({ex.command} {' '.join(args)})".replace(" )", ")")
-        if len(args) != len(ex.args):
-            failures.append(f"  {label}: command arguments must be strings")
-            continue
-        for mode in ("sync", "async"):
-            problem = _run_example(host, f"{name}:{ex.command}", args, ex.expect, ex.has_expect,
-                                   ex.expect_error, mode)
-            if problem is not None:
-                failures.append(f"  {label} ({mode}): {problem}")
-    if failures:
-        return False, (f"{name}: command examples failed\n" + "\n".join(failures)
-                       + "\n    fix: correct the command, or the [[conformance.example]] entry")
-    if examples:
-        notes.append(f"{len(examples)} command example(s) matched, sync and async")
-    return True, "; ".join(notes)

@@ -1,0 +1,151 @@
+"""The CLI's commands: each takes the parsed arguments, does the work, prints through
+`_render` and returns the exit code. A usage problem found here raises `_Usage` (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..model._diagnostics import sort_diagnostics
+from ..model._errors import BadArgumentsError, CallError, HarnessError, NoSuchCommandError, NoSuchFunctionError
+from ..model._text import printable
+from ._args import EXIT_FAILED, EXIT_OK, _Usage, parse_call_arg, split_call_positionals, split_run_positionals
+from ._render import diagnostic_lines, print_call_error, print_json
+
+if TYPE_CHECKING:
+    from ..runtime._host import Host
+
+__all__ = ["cmd_call", "cmd_commands", "cmd_inspect", "cmd_run", "cmd_wit"]
+
+
+def _load(paths: Sequence[str], args: argparse.Namespace) -> Host:
+    """`Host.load` with the load options; a bad option value or path is a usage error."""
+    from ..runtime._host import Host
+
+    try:
+        return Host.load(*paths, cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    except HarnessError as e:
+        raise _Usage(str(e)) from e
+
+
+# --------------------------------------------------------------------------- wit, inspect
+
+def cmd_wit(args: argparse.Namespace) -> int:
+    from ..model._contract import host_wit_path
+
+    path = host_wit_path()
+    print(path if args.path else path.read_text(encoding="utf-8"), end="" if not args.path else "\n")
+    return EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from ..pipeline._inspect import inspect
+    from ._render import inspection_to_json, inspection_to_text
+
+    insp = inspect(args.paths, cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    if args.json:
+        print_json(inspection_to_json(insp), indent=2)
+    else:
+        sys.stdout.write(inspection_to_text(insp))  # escaped by the renderer
+    return EXIT_FAILED if insp.errors else EXIT_OK
+
+
+# --------------------------------------------------------------------------- call
+
+def cmd_call(args: argparse.Namespace) -> int:
+    paths, extension, function, raw = split_call_positionals(args.positionals, args.explicit_paths)
+    timeout = args.timeout_ms / 1000 if args.timeout_ms else None
+    try:
+        value = _do_call(paths, extension, function, raw, args, timeout)
+    except CallError as e:
+        return print_call_error(e, args.json, extension=extension, function=function)
+    except HarnessError as e:  # a usage problem found by the host (e.g. bad option values)
+        raise _Usage(str(e)) from e
+    print_json({"value": value} if args.json else value)
+    return EXIT_OK
+
+
+def _do_call(paths: list[str], extension: str, function: str, raw: list[str], args: argparse.Namespace,
+             timeout: float | None) -> Any:
+    from ..runtime._host import Host
+    from ..runtime._values import args_to_python, to_json
+
+    with Host.load(*paths, cache_dir=args.cache_dir, use_cache=not args.no_cache) as host:
+        rt = host.runtimes.get(extension)
+        key = rt.canonical(function) if rt is not None else None
+        if rt is None or key is None:
+            host.function(extension, function)  # raises the precise no-such-function error
+            raise NoSuchFunctionError(f"{extension} exports no function {function!r}",
+                                      extension=extension, function=function)  # pragma: no cover
+        sig = rt.signature(key)
+        if sig is None:  # pragma: no cover - canonical keys always have a signature
+            raise NoSuchFunctionError(f"{extension}: no signature for {key}", extension=extension,
+                                      function=key)
+        params = [t for _, t in sig.params]
+        decoded = []
+        for i, a in enumerate(raw):
+            try:
+                decoded.append(parse_call_arg(a, params[i] if i < len(params) else None))
+            except ValueError as e:
+                raise _Usage(f"argument {i + 1} ({a[:20]!r}...): {e}") from None
+        try:
+            py_args = args_to_python(decoded, sig)
+        except BadArgumentsError as e:  # the same error, told where: a new one (a raised error stays as it is)
+            raise BadArgumentsError(f"{extension}:{key}: {e.message}", extension=extension, function=key,
+                                    chain=e.chain, frames=e.frames, details=e.details) from e.__cause__
+        if args.use_async:
+            result = asyncio.run(host.acall(extension, key, *py_args, timeout=timeout))
+        else:
+            result = host.call(extension, key, *py_args, timeout=timeout)
+        return to_json(result, sig.result)
+
+
+# --------------------------------------------------------------------------- commands, run
+
+def cmd_commands(args: argparse.Namespace) -> int:
+    with _load(args.paths, args) as host:
+        registry = host.commands
+        diags = sort_diagnostics([*host.diagnostics, *registry.diagnostics])
+        commands = registry.list()
+        if args.json:
+            print_json({"commands": [c.to_json() for c in commands],
+                        "diagnostics": [d.to_json() for d in diags]}, indent=2)
+        else:
+            if commands:
+                width = max(len(c.usage) for c in commands)
+                ext_width = max(len(c.extension) for c in commands)
+                for c in commands:  # names and descriptions come from the extensions
+                    print(printable(f"{c.usage:<{width}}  {c.extension:<{ext_width}}  {c.description}".rstrip(),
+                                    one_line=True))
+            else:
+                print("no commands")
+            for d in diags:
+                print("\n".join(diagnostic_lines(d)), file=sys.stderr)
+    return EXIT_FAILED if any(d.is_error for d in diags) else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        paths, command, cmd_args = split_run_positionals(args.positionals, args.explicit_paths)
+    except ValueError as e:
+        raise _Usage(str(e)) from None
+    timeout = args.timeout_ms / 1000 if args.timeout_ms else None
+    with _load(paths, args) as host:
+        try:
+            if args.use_async:
+                output = asyncio.run(host.commands.arun(command, cmd_args, timeout=timeout))
+            else:
+                output = host.commands.run(command, cmd_args, timeout=timeout)
+        except CallError as e:
+            notes = [d for d in (*host.errors, *host.commands.diagnostics)
+                     if isinstance(e, NoSuchCommandError) or d.extension == e.extension]
+            return print_call_error(e, args.json, notes=notes, indent=2)
+    if args.json:
+        print_json({"command": command, "output": output}, indent=2)
+    else:
+        output = printable(output)  # the extension's text: newlines and tabs kept, controls escaped
+        sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
+    return EXIT_OK

@@ -1,0 +1,106 @@
+"""The `ext-harness` argument parser: every subcommand, its options and its handler."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..model._text import printable
+from ._args import positive_int
+from ._handlers import cmd_call, cmd_commands, cmd_inspect, cmd_run, cmd_wit
+
+__all__ = ["build_parser"]
+
+_PATHS_HELP = "an extension folder, a folder of extensions, a .wasm or .wat file"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with what it prints (usage errors quote the arguments) escaped like all output."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        super()._print_message(printable(message), file)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+    try:
+        wt = version("wasmtime")
+    except PackageNotFoundError:  # pragma: no cover
+        wt = "unknown"
+    return f"ext-harness {__version__} (wasmtime {wt})"
+
+
+def _add_load_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print a JSON document instead of text")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the compile cache")
+    p.add_argument("--cache-dir", metavar="DIR", help="compile cache folder (default: the user cache)")
+
+
+def _add_call_options(p: argparse.ArgumentParser, what: str) -> None:
+    """The options `call` and `run` share: explicit paths, asyncio, a time limit."""
+    p.add_argument("-p", "--path", action="append", default=[], dest="explicit_paths",
+                   metavar="PATH", help="an extension path (repeatable); then no positional is a path")
+    p.add_argument("--async", action="store_true", dest="use_async",
+                   help=f"run the {what} through asyncio")
+    p.add_argument("--timeout-ms", type=positive_int, metavar="N", help=f"time limit of the {what}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ext-harness",
+        description="Host, link and test WebAssembly-component extensions.",
+        epilog="exit codes: 0 success, 1 error diagnostics or call error, 2 usage error",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p_inspect = sub.add_parser(
+        "inspect", help="discover, analyse and resolve extensions; report interfaces and diagnostics",
+        description="Report every extension under PATH...: status, imports, exports, load order, "
+                    "links and diagnostics. Exit 1 if there is any error diagnostic.")
+    p_inspect.add_argument("paths", nargs="+", metavar="PATH", help=_PATHS_HELP)
+    _add_load_options(p_inspect)
+    p_inspect.set_defaults(handler=cmd_inspect)
+
+    p_call = sub.add_parser(
+        "call", help="call an exported function with JSON arguments",
+        description="Call FUNCTION of EXTENSION with arguments given as JSON (a word that is not "
+                    "valid JSON is a string). The paths are the leading arguments that exist on disk; "
+                    "use -p/--path to name them explicitly.",
+        epilog="example: ext-harness call examples/ ext-add 'ext:add/lib#add' 3 4")
+    p_call.add_argument("positionals", nargs="*", metavar="PATH... EXTENSION FUNCTION [ARG_JSON...]")
+    _add_call_options(p_call, "call")
+    _add_load_options(p_call)
+    p_call.set_defaults(handler=cmd_call)
+
+    p_wit = sub.add_parser(
+        "wit", help="print the host contract (WIT package ext:host@0.1.0)",
+        description="Print wit/host.wit, the contract extensions are built against; with --path, "
+                    "print where it is (copy it into your extension's wit/deps/).")
+    p_wit.add_argument("--path", action="store_true", help="print the file's path instead of its text")
+    p_wit.set_defaults(handler=cmd_wit)
+
+    p_list = sub.add_parser(
+        "commands", help="list the commands the extensions offer",
+        description="List every command offered by the extensions under PATH..., with its qualified "
+                    "name (extension:command), arguments and description. Exit 1 if loading or "
+                    "listing reported an error.")
+    p_list.add_argument("paths", nargs="+", metavar="PATH", help=_PATHS_HELP)
+    _add_load_options(p_list)
+    p_list.set_defaults(handler=cmd_commands)
+
+    p_run = sub.add_parser(
+        "run", help="run a command offered by an extension",
+        description="Run COMMAND (`extension:command`, or a bare `command` offered by one extension) "
+                    "with string arguments. The paths are the leading arguments that exist on disk; "
+                    "use -p/--path to name them explicitly, and `--` before arguments starting with -. "
+                    "Exit 0 on success, 1 if the command failed or could not be run, 2 on wrong usage.",
+        epilog="example: ext-harness run examples/ eval '1 + 2 * 3'")
+    p_run.add_argument("positionals", nargs="*", metavar="PATH... COMMAND [ARG...]")
+    _add_call_options(p_run, "command")
+    _add_load_options(p_run)
+    p_run.set_defaults(handler=cmd_run)
+    return parser
