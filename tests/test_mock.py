@@ -180,11 +180,11 @@ def test_forward_17_scalars_to_one_scalar() -> None:
 
 
 def test_generated_component_validates_with_wasm_tools(tmp_path: Path) -> None:
-    import shutil
     import subprocess
-    import sys
-    tool = shutil.which("wasm-tools") or str(Path(sys.executable).parent / "wasm-tools")
-    if not Path(tool).exists():
+
+    from harness.pytest_plugin._suite import wasm_tools
+    tool = wasm_tools()
+    if tool is None:
         pytest.skip("wasm-tools not installed")
     m = ext("valid", exports=[iface(LIB, fn("echo", [("p0", DEEP)], DEEP, Forward(ECHO, "echo")))],
             imports=[iface(ECHO, fn("echo", [("p0", DEEP)], DEEP))], init=Const(), log_on_init="hi")
@@ -381,8 +381,35 @@ def test_write_extension(tmp_path: Path) -> None:
     assert doc["limits"] == {"timeout_ms": 250, "memory_mb": 16}
     assert doc["provides"] == {LIB: "lib-a"}
     assert doc["conformance"]["example"][1]["args"] == [1, "two", 3.5, True]
-    wasm = wasmtime.wat2wasm((root / "lib-a.wat").read_text(encoding="utf-8"))
-    assert c.Component(wasmtime.Engine(), wasm) is not None
+    # the written component is the declaration's: same exports, and it answers as declared
+    assert (root / "lib-a.wat").read_text(encoding="utf-8") == to_wat(m)
+    running = Running(m)
+    exported = {name: from_wasmtime_item(item.ty, running.engine)
+                for name, item in running.component.type.exports(running.engine).items()}
+    assert exported == {LIB: m.exports[0].instance_type()}
+    assert running.call(LIB, "n") == 3
+
+
+def test_one_case_order_for_the_abi_the_values_and_mocks() -> None:
+    """The case list of a variant-like type is written down once (`cases_of`): the ABI's payload
+    list and the mock writer's case index follow it, and a mock lowers the case wasmtime lifts."""
+    from harness.model._witypes import cases_of
+    from harness.runtime._abi import case_types
+    from harness.testing._watgen import _case
+
+    opt, res, en, var = option(U32), result(U32, STRING), enum("a", "b"), variant("x", ("y", U32))
+    assert cases_of(opt) == (("none", None), ("some", U32))
+    assert cases_of(res) == (("ok", U32), ("err", STRING))
+    assert cases_of(en) == (("a", None), ("b", None))
+    assert cases_of(var) == (("x", None), ("y", U32))
+    for t in (opt, res, en, var):
+        assert case_types(t) == [p for _, p in cases_of(t)]
+    assert _case(res, err("e")) == (1, "e")
+    assert _case(opt, 7) == (1, 7)
+    assert _case(en, "b") == (1, None)
+    both = result(U32, U32)  # tagged in wasmtime-py: the case shows
+    got = Running(ext("v", exports=[iface(LIB, fn("r", [], both, Const(err(5))))])).call(LIB, "r")
+    assert (got.tag, got.payload) == ("err", 5)
 
 
 def test_toml_writer_round_trips() -> None:

@@ -32,7 +32,9 @@ __all__ = [
     "TupleT",
     "TypeItem",
     "ValueType",
+    "VariantLike",
     "VariantT",
+    "cases_of",
     "render",
     "type_diff",
 ]
@@ -111,6 +113,25 @@ ValueType = (
     Prim | ListT | RecordT | TupleT | VariantT | EnumT | FlagsT | OptionT | ResultT | HandleT
     | FutureT | StreamT
 )
+
+VariantLike = VariantT | EnumT | OptionT | ResultT
+"""The types the canonical ABI despecialises to a variant: one case is chosen by its index."""
+
+
+def cases_of(t: VariantLike) -> tuple[tuple[str, ValueType | None], ...]:
+    """The cases of a variant-like type in order, with their payload types (None: no payload).
+
+    An enum's names have no payload, an option is `none, some(payload)` and a result
+    `ok(ok), err(err)`: the order is the case index in the canonical ABI and the order
+    in which wasmtime-py tries the cases of an untagged value.
+    """
+    if isinstance(t, VariantT):
+        return t.cases
+    if isinstance(t, EnumT):
+        return tuple((n, None) for n in t.names)
+    if isinstance(t, OptionT):
+        return (("none", None), ("some", t.payload))
+    return (("ok", t.ok), ("err", t.err))
 
 
 @dataclass(frozen=True)

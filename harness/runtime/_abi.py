@@ -22,7 +22,9 @@ from ..model._witypes import (
     StreamT,
     TupleT,
     ValueType,
+    VariantLike,
     VariantT,
+    cases_of,
 )
 
 __all__ = [
@@ -55,15 +57,9 @@ _PRIM_FLAT = {
 }
 
 
-def case_types(t: VariantT | EnumT | OptionT | ResultT) -> list[ValueType | None]:
+def case_types(t: VariantLike) -> list[ValueType | None]:
     """The payload of each case after despecialisation (enum/option/result are variants)."""
-    if isinstance(t, VariantT):
-        return [c for _, c in t.cases]
-    if isinstance(t, EnumT):
-        return [None] * len(t.names)
-    if isinstance(t, OptionT):
-        return [None, t.payload]
-    return [t.ok, t.err]
+    return [c for _, c in cases_of(t)]
 
 
 def discriminant_size(n_cases: int) -> int:

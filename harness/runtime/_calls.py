@@ -39,7 +39,7 @@ from ..model._errors import (
     TrapError,
 )
 from ..model._witypes import ValueType
-from ._fastpath import ArgumentProblem, compile_lift, compile_lower
+from ._fastpath import ArgumentProblem, compile_lift, compile_lower, free_vals
 from ._values import describe_misfit, int_checker
 
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ __all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_conte
 
 _VAL = ffi.wasmtime_component_val_t
 _func_call = _raw._wasmtime_component_func_call
-_val_delete = _raw._wasmtime_component_val_delete
 _error_new = _raw._wasmtime_error_new
 _error_delete = _raw._wasmtime_error_delete
 
@@ -279,11 +278,6 @@ class BoundFunc:
     def free(self, arr: Any) -> None:
         if self.needs_free:
             free_vals(arr, self.nparams)
-
-
-def free_vals(arr: Any, n: int) -> None:
-    for i in range(n):
-        _val_delete(byref(arr[i]))
 
 
 HostCallable = Callable[..., Any]

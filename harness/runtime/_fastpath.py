@@ -16,15 +16,17 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from wasmtime import _bindings as _raw
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
 from ..pipeline._wasmtypes import from_wasmtime_valtype
 from ._values import INT_RANGES, describe_misfit, int_checker
 
-__all__ = ["compile_lift", "compile_lower", "lift_bytes", "lower_bytes"]
+__all__ = ["compile_lift", "compile_lower", "free_vals", "lift_bytes", "lower_bytes"]
 
 _VAL = ffi.wasmtime_component_val_t
+_val_delete = _raw._wasmtime_component_val_delete  # the C function itself, without the checking wrapper
 
 # wasmtime-py type → (union field, low, high), from the one table in `_values`
 _INT_RANGES: dict[type, tuple[str, int, int]] = {
@@ -106,14 +108,14 @@ def compile_lower(param_types: tuple[Any, ...], store: Any) -> tuple[Callable[[t
                 if check is not None:  # wasmtime-py would truncate an integer that does not fit
                     ns[f"check{i}"] = check
                     lines.append(f"    bad = check{i}(v)")
-                    lines.append(f"    if bad is not None: _free(arr, {i}); raise Problem({i}, 'got ' + misfit(bad))")
+                    lines.append(f"    if bad is not None: free(arr, {i}); raise Problem({i}, 'got ' + misfit(bad))")
             lines.append("    try:")
             lines.append(f"        {convert}")
             lines.append("    except (TypeError, ValueError, OverflowError, AttributeError, KeyError) as ex:")
-            lines.append(f"        _free(arr, {i})")
+            lines.append(f"        free(arr, {i})")
             lines.append(f"        raise Problem({i}, str(ex) or type(ex).__name__) from ex")
     lines.append("    return arr")
-    ns.update(_free=_free, lower_bytes=lower_bytes, misfit=describe_misfit)
+    ns.update(free=free_vals, lower_bytes=lower_bytes, misfit=describe_misfit)
     exec("\n".join(lines), ns)
     if scalar_only and n and all(_PACK.get(_scalar(t)[0]) for t in param_types):  # type: ignore[index]
         return _packed_lower(param_types, ns["SHARED"], ns["lower"]), False
@@ -162,9 +164,10 @@ def _packed_lower(param_types: tuple[Any, ...], shared: Any,
     return ns["lower"]  # type: ignore[no-any-return]
 
 
-def _free(arr: Any, n: int) -> None:
+def free_vals(arr: Any, n: int) -> None:
+    """Release what the first `n` lowered values of `arr` own (strings, lists, records...)."""
     for i in range(n):
-        ffi.wasmtime_component_val_delete(ctypes.byref(arr[i]))
+        _val_delete(ctypes.byref(arr[i]))
 
 
 def _is_bytes(ty: Any) -> bool:

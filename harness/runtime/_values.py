@@ -39,6 +39,7 @@ from ..model._witypes import (
     TupleT,
     ValueType,
     VariantT,
+    cases_of,
     render,
 )
 
@@ -64,15 +65,6 @@ VariantLike = OptionT | ResultT | VariantT
 
 
 # --------------------------------------------------------------------------- wasmtime-py's rule
-
-def _cases(t: VariantLike) -> tuple[tuple[str, ValueType | None], ...]:
-    """The cases in wasmtime-py's order (option: none, some; result: ok, err)."""
-    if isinstance(t, OptionT):
-        return (("none", None), ("some", t.payload))
-    if isinstance(t, ResultT):
-        return (("ok", t.ok), ("err", t.err))
-    return t.cases
-
 
 @lru_cache(maxsize=4096)
 def _classes(t: ValueType) -> frozenset[type]:
@@ -101,7 +93,7 @@ def _classes(t: ValueType) -> frozenset[type]:
         if is_tagged(t):
             return frozenset({Variant})
         out: set[type] = set()
-        for _, payload in _cases(t):
+        for _, payload in cases_of(t):
             out |= {object} if payload is None else _classes(payload)
         return frozenset(out)
     if isinstance(t, HandleT):
@@ -118,7 +110,7 @@ def is_tagged(t: VariantLike) -> bool:
     `object`, so two payload-less cases (e.g. `result`) always make it tagged.
     """
     seen: set[type] = set()
-    for _, payload in _cases(t):
+    for _, payload in cases_of(t):
         case = {object} if payload is None else set(_classes(payload))
         if case & seen:
             return True
@@ -128,7 +120,7 @@ def is_tagged(t: VariantLike) -> bool:
 
 def _wasmtime_pick(t: VariantLike, value: Any) -> str | None:
     """The case wasmtime-py's lowering chooses for a bare (untagged) value."""
-    for name, payload in _cases(t):
+    for name, payload in cases_of(t):
         if payload is None:
             if value is None:
                 return name
@@ -145,7 +137,7 @@ def _exact(t: ValueType | None) -> frozenset[type]:
         return frozenset({_NONE_TYPE})
     if isinstance(t, (OptionT, ResultT, VariantT)) and not is_tagged(t):
         out: set[type] = set()
-        for _, payload in _cases(t):
+        for _, payload in cases_of(t):
             out |= _exact(payload)
         return frozenset(out)
     return _classes(t)
@@ -225,7 +217,7 @@ def _int_checker(t: ValueType) -> IntCheck | None:
             return None
         return check_tuple
     if isinstance(t, (OptionT, ResultT, VariantT)):
-        cases = {name: c for name, p in _cases(t) if p is not None and (c := _int_checker(p)) is not None}
+        cases = {name: c for name, p in cases_of(t) if p is not None and (c := _int_checker(p)) is not None}
         if not cases:
             return None
         tagged = is_tagged(t)
@@ -540,7 +532,7 @@ def _variant_json(value: Any, t: VariantLike) -> Any:
     else:
         tag = _case_of(value, t)
         payload = value
-    payload_t = dict(_cases(t)).get(tag)
+    payload_t = dict(cases_of(t)).get(tag)
     inner = None if payload_t is None else to_json(payload, payload_t)
     if isinstance(t, OptionT):
         if tag == "none":
@@ -553,10 +545,10 @@ def _variant_json(value: Any, t: VariantLike) -> Any:
 
 def _case_of(value: Any, t: VariantLike) -> str:
     """The case an untagged lifted value came from: its class belongs to exactly one case."""
-    for name, payload in _cases(t):
+    for name, payload in cases_of(t):
         if type(value) in _exact(payload):
             return name
-    for name, payload in _cases(t):  # subclasses (e.g. a user's Record subclass)
+    for name, payload in cases_of(t):  # subclasses (e.g. a user's Record subclass)
         if payload is not None and isinstance(value, tuple(_exact(payload) - {int, object})):
             return name
     raise TypeError(f"{value!r} is not a value of {render(t)}")

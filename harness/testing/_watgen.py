@@ -38,6 +38,7 @@ from ..model._witypes import (
     TupleT,
     ValueType,
     VariantT,
+    cases_of,
 )
 from ..runtime._abi import (
     align_to,
@@ -262,8 +263,7 @@ def _seq(v: Any, n: int) -> list[Any]:
 
 def _case(t: VariantT | EnumT | OptionT | ResultT, v: Any) -> tuple[int, Any]:
     """(case index, payload) for a Python value of a variant-like type."""
-    names = ([n for n, _ in t.cases] if isinstance(t, VariantT) else list(t.names)
-             if isinstance(t, EnumT) else ["none", "some"] if isinstance(t, OptionT) else ["ok", "err"])
+    names = [n for n, _ in cases_of(t)]
     tag: Any
     if hasattr(v, "tag"):
         tag, payload = v.tag, getattr(v, "payload", None)

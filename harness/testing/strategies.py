@@ -53,6 +53,7 @@ from ..model._witypes import (
     TupleT,
     ValueType,
     VariantT,
+    cases_of,
 )
 from ..runtime import _values as _mapping
 from ._dsl import Const, Forward, MockExtension, MockFunction, MockInterface
@@ -136,14 +137,6 @@ def wit_types(max_depth: int = 3, max_width: int = 4) -> st.SearchStrategy[Value
 
 # --------------------------------------------------------------------------- the Python mapping
 
-def _cases(t: VariantT | OptionT | ResultT) -> list[tuple[str, ValueType | None]]:
-    if isinstance(t, VariantT):
-        return list(t.cases)
-    if isinstance(t, OptionT):
-        return [("none", None), ("some", t.payload)]
-    return [("ok", t.ok), ("err", t.err)]
-
-
 def python_classes(t: ValueType | None) -> frozenset[type]:
     """The Python classes wasmtime-py uses for values of `t` (its `add_classes`);
     `object` stands for the `None` of a payload-less case. The rule lives in `harness.runtime._values`."""
@@ -163,7 +156,7 @@ def _accepts(case: ValueType | None, v: Any) -> bool:
     return isinstance(v, tuple(python_classes(case)))
 
 
-def _reachable(cases: list[tuple[str, ValueType | None]], j: int) -> bool:
+def _reachable(cases: Sequence[tuple[str, ValueType | None]], j: int) -> bool:
     """Can any value of case j get past the earlier cases? (A static over-approximation;
     values are filtered one by one as well.)"""
     mine = python_classes(cases[j][1])
@@ -233,7 +226,7 @@ def _values(t: ValueType, width: int) -> st.SearchStrategy[Any]:
     if isinstance(t, FlagsT):
         return st.sets(st.sampled_from(t.names))
     if isinstance(t, VariantT | OptionT | ResultT):
-        cases = _cases(t)
+        cases = cases_of(t)
         options: list[st.SearchStrategy[Any]] = []
         if tagged(t):
             for name, c in cases:
@@ -262,7 +255,7 @@ def values(t: ValueType, max_width: int = 4) -> st.SearchStrategy[Any]:
 
 
 def _case_of(t: VariantT | OptionT | ResultT, v: Any) -> tuple[str, ValueType | None, Any] | None:
-    cases = _cases(t)
+    cases = cases_of(t)
     if tagged(t):
         tag = getattr(v, "tag", None)
         for name, c in cases:
