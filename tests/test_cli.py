@@ -117,13 +117,24 @@ def test_inspect_uses_the_cache_dir(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert any(p.is_file() for p in cache.rglob("*"))
 
 
-def test_renderers_agree_on_an_inspection() -> None:
-    insp = inspect([CONSUMER, VALUES], use_cache=False)
+def test_renderers_agree_on_an_inspection(tmp_path: Path) -> None:
+    insp = inspect([CONSUMER, VALUES, str(tmp_path / "nowhere")], use_cache=False)
     doc = inspection_to_json(insp)
     text = inspection_to_text(insp)
-    json.dumps(doc)  # serialisable as is
+    assert json.loads(json.dumps(doc)) == doc  # plain JSON data as is: nothing a round trip changes
+    assert [e["name"] for e in doc["extensions"]] == ["cli_consumer", "cli_values"]
     for ext in doc["extensions"]:
-        assert f"{ext['name']}  [{ext['status']}]" in text
+        assert f"{ext['name']}  [{ext['status']}]  {ext['path']}" in text
+    assert f"load order: {' → '.join(doc['load_order'])}\n" in text
+    for link in doc["links"]:
+        assert f"  {link['consumer']} ─ {link['import']} → {link['provider']} ({link['export']})\n" in text
+    for d in doc["diagnostics"]:
+        assert f"{d['severity']}[{d['code']}]" in text and d["message"] in text
+    assert doc["links"] and doc["errors"] == sum(d["severity"] == "error" for d in doc["diagnostics"]) >= 1
+    assert text.endswith(f"summary: 2 extension(s): {sum(e['status'] == 'ok' for e in doc['extensions'])} ok, "
+                         f"{sum(e['status'] == 'error' for e in doc['extensions'])} error, "
+                         f"{sum(e['status'] == 'blocked' for e in doc['extensions'])} blocked; "
+                         f"{doc['errors']} error(s), {doc['warnings']} warning(s)\n")
 
 
 # --------------------------------------------------------------------------- usage
@@ -280,6 +291,46 @@ def test_call_trap(capsys: pytest.CaptureFixture[str]) -> None:
 def test_call_timeout(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = call(capsys, "--json", "--timeout-ms", "50", "spin")
     assert code == 1 and json.loads(out)["error"]["code"] == "timeout"
+
+
+def test_call_errors_are_rendered_not_rewritten(capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI says where a call failed in what it prints; the errors raised stay as they were raised."""
+    from harness.model._errors import BadArgumentsError, TrapError
+    from harness.runtime import _values
+    from harness.runtime._host import Host
+
+    raised: list[BadArgumentsError] = []
+    real = _values.args_to_python
+
+    def recording(*a: Any) -> Any:
+        try:
+            return real(*a)
+        except BadArgumentsError as e:
+            raised.append(e)
+            raise
+
+    monkeypatch.setattr(_values, "args_to_python", recording)
+    code, out, _ = call(capsys, "--json", "add", "1", "x")
+    error = json.loads(out)["error"]
+    assert code == 1 and error["code"] == "bad-arguments"
+    assert error["message"].startswith(f"cli_values:{IFACE}#add: args[1]: ")
+    assert error["extension"] == "cli_values" and error["function"] == f"{IFACE}#add"
+    assert error["cause"] is None and error["details"] == {"path": "args[1]"}
+    (original,) = raised
+    assert original.message.startswith("args[1]: ") and original.extension is None and original.function is None
+
+    anonymous = TrapError("it trapped")  # an error that does not know where it happened
+
+    def trap(self: Host, *a: Any, **kw: Any) -> Any:
+        raise anonymous
+
+    monkeypatch.setattr(Host, "call", trap)
+    code, out, _ = call(capsys, "--json", "add", "1", "2")
+    error = json.loads(out)["error"]
+    assert code == 1 and error["code"] == "trap" and error["message"] == "it trapped"
+    assert error["extension"] == "cli_values" and error["function"] == "add"  # what the user asked for
+    assert anonymous.extension is None and anonymous.function is None
 
 
 # --------------------------------------------------------------------------- argument rules
