@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from conftest import stat
 from harness.model._codes import DIAGNOSTIC_CODES
 from harness.model._diagnostics import Diagnostic
+from harness.pytest_plugin._suite import wasm_tools
 from harness.runtime._host import Host
 from harness.testing import (
     STRING,
@@ -556,7 +557,7 @@ def pool() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
 
 
 def _wasm_tools_valid(path: Path) -> bool:
-    tool = shutil.which("wasm-tools")
+    tool = wasm_tools()
     assert tool is not None
     done = subprocess.run([tool, "validate", "--features", "all", str(path)], capture_output=True, timeout=30)
     return done.returncode == 0

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import harness
 from harness.pipeline._inspect import inspect
+from harness.pytest_plugin._suite import wasm_tools as find_wasm_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"
 
 
 def wasm_tools() -> str:
-    found = shutil.which("wasm-tools") or str(Path(sys.executable).with_name("wasm-tools"))
-    if not Path(found).exists():
+    found = find_wasm_tools()
+    if found is None:
         pytest.skip("wasm-tools is not installed")
     return found
 

@@ -203,3 +203,23 @@ def test_report_merges_phases_and_keeps_failures(tmp_path: Path) -> None:
     assert data["extensions"]["a"]["outcome"] == "failed"
     assert data["extensions"]["b"]["version"] == "1.0.0"
     assert data["summary"] == {"passed": 1, "failed": 1, "skipped": 0}
+
+
+def test_one_list_of_checks_orders_the_suite_and_the_reports() -> None:
+    """`CHECKS` is the order of the suite's tests, of each extension's records and of the report's columns."""
+    import ast
+
+    from harness.pytest_plugin._suite import CHECKS
+
+    suite = Path(__file__).resolve().parent.parent / "suites" / "test_conformance.py"
+    tests = [n.name for n in ast.parse(suite.read_text(encoding="utf-8")).body
+             if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    assert tests == [f"test_{c}" for c in CHECKS]
+    rep = RunReport()
+    for check in reversed(CHECKS):
+        rep.add(CheckRecord("a", check, "passed"))
+    rep.add(CheckRecord("a", "not-a-check", "passed"))
+    assert [r.check for r in rep.by_extension()["a"]] == [*CHECKS, "not-a-check"]
+    md = rep.markdown({}).splitlines()
+    header = md.index("| extension | " + " | ".join(CHECKS) + " |")
+    assert md[header + 2] == "| a | " + " | ".join("✅" for _ in CHECKS) + " |"

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ..model._text import printable
+from ._suite import CHECKS, wasm_tools
 
 __all__ = ["CheckRecord", "RunReport", "tool_versions"]
 
-_ORDER = ("discovery", "analysis", "resolution", "linking", "behaviour", "commands", "regression")
 _ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}
 
 
@@ -51,8 +51,6 @@ def tool_versions() -> dict[str, str]:
         out["ext-harness"] = metadata.version("ext-harness")
     except metadata.PackageNotFoundError:
         out["ext-harness"] = "unknown"
-    from ._suite import wasm_tools
-
     tool = wasm_tools()
     if tool is None:
         out["wasm-tools"] = "not found"
@@ -112,7 +110,7 @@ class RunReport:
         for r in self.records.values():
             out.setdefault(r.extension, []).append(r)
         for recs in out.values():
-            recs.sort(key=lambda r: _ORDER.index(r.check) if r.check in _ORDER else len(_ORDER))
+            recs.sort(key=lambda r: CHECKS.index(r.check) if r.check in CHECKS else len(CHECKS))
         return dict(sorted(out.items()))
 
     @property
@@ -180,12 +178,12 @@ class RunReport:
         lines = ["# Extension conformance", "",
                  f"{c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped — "
                  + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
-        header = "| extension | " + " | ".join(_ORDER) + " |"
-        lines += [header, "|" + "---|" * (len(_ORDER) + 1)]
+        header = "| extension | " + " | ".join(CHECKS) + " |"
+        lines += [header, "|" + "---|" * (len(CHECKS) + 1)]
         by_ext = self.by_extension()
         for name, recs in by_ext.items():
             cells = {r.check: _ICON.get(r.outcome, r.outcome) for r in recs}
-            lines.append(f"| {_cell(name)} | " + " | ".join(cells.get(k, "") for k in _ORDER) + " |")
+            lines.append(f"| {_cell(name)} | " + " | ".join(cells.get(k, "") for k in CHECKS) + " |")
         lines += ["", "## Dependency graph", "", "```mermaid", "graph LR"]
         lines += self._mermaid(by_ext)
         lines += ["```", ""]
