@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKS", "PATHS_ENTRY", "CheckResult", "SuiteRun", "SuiteSettings", "wasm_tools"]
 
+# The checks in the order they run (a later one is skipped when an earlier one failed); the suite's
+# tests, each extension's records and the report columns follow this one list.
 CHECKS: tuple[str, ...] = ("discovery", "analysis", "resolution", "linking", "behaviour", "commands",
                            "regression")
 PATHS_ENTRY = "(paths)"  # pseudo-extension for problems not tied to one extension (e.g. a missing path)
