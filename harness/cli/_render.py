@@ -12,15 +12,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model._diagnostics import Diagnostic
 from ..model._errors import CallError
 from ..model._records import Endpoint
 from ..model._text import json_text, printable
 from ..model._witypes import FuncT, InstanceT, render
-from ..pipeline._inspect import Inspection
 from ._args import EXIT_FAILED, EXIT_USAGE
+
+if TYPE_CHECKING:  # the pipeline (and wasmtime) is imported by the commands that need it, not by `--help`
+    from ..pipeline._inspect import Inspection
 
 __all__ = ["SCHEMA_VERSION", "call_error_lines", "diagnostic_lines", "inspection_to_json", "inspection_to_text",
            "print_call_error", "print_json", "print_usage_error"]
