@@ -16,8 +16,19 @@ import pytest
 from harness.model._codes import DIAGNOSTIC_CODES
 from harness.model._errors import CallError, WatSyntaxError
 from harness.pytest_plugin._snapshot import mask, serialize, trace_of, traced_gather
-from harness.testing import STRING, U32, AddParams, MockFunction, MockInterface, ext, fn, iface, list_of
-from harness.testing._scenario import ScenarioBuilder, api_name
+from harness.testing import (
+    S32,
+    STRING,
+    U32,
+    AddParams,
+    MockInterface,
+    ScenarioBuilder,
+    api_name,
+    ext,
+    fn,
+    iface,
+    list_of,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_FROM_THE_PIPELINE = {"duplicate-command", "bad-command"}  # from the command registry, not from loading
@@ -257,10 +268,8 @@ def _header(path: Path) -> dict[str, Any]:
 WAT_FIXTURES = sorted(p for p in (REPO / "fixtures" / "wat").rglob("*.wat") if _header(p))
 
 
-@pytest.mark.parametrize("path", WAT_FIXTURES, ids=[str(p.relative_to(REPO / "fixtures" / "wat"))
-                                                    for p in WAT_FIXTURES])
-def test_wat_fixture_headers_hold(path: Path, ext_host: Any) -> None:
-    """`;;! expect = "ok" | "error"`, `stage`, `code`, `with = [partners]`, `host = {iface = [funcs]}`."""
+def check_header(path: Path, ext_host: Any) -> None:
+    """Load a fixture with its partners and served functions; fail unless it gives what its header says."""
     from harness.model._codes import describe
 
     head = _header(path)
@@ -275,18 +284,52 @@ def test_wat_fixture_headers_hold(path: Path, ext_host: Any) -> None:
     else:
         assert mine, f"{path.name} was expected to fail"
     if "code" in head:
-        assert head["code"] in {d.code for d in mine}
+        codes = {d.code for d in mine}
+        assert head["code"] in codes, f"{path.name}: expected code {head['code']}, got {sorted(codes)}"
     if "stage" in head:
-        assert head["stage"] in {describe(d.code).stage for d in mine}
+        stages = {describe(d.code).stage for d in mine}
+        assert head["stage"] in stages, f"{path.name}: expected stage {head['stage']}, got {sorted(stages)}"
     for p in partners:
-        assert host.status[p.stem] == "ok"
+        assert host.status.get(p.stem) == "ok", f"{path.name}: partner {p.name} did not load"
 
 
-def test_header_fixtures_exist() -> None:
-    assert len(WAT_FIXTURES) >= 5
+@pytest.mark.parametrize("path", WAT_FIXTURES, ids=[str(p.relative_to(REPO / "fixtures" / "wat"))
+                                                    for p in WAT_FIXTURES])
+def test_wat_fixture_headers_hold(path: Path, ext_host: Any) -> None:
+    """`;;! expect = "ok" | "error"`, `stage`, `code`, `with = [partners]`, `host = {iface = [funcs]}`."""
+    check_header(path, ext_host)
 
 
-def test_mock_function_type_helper() -> None:
-    # the scenario's graph nodes share one function shape; providers and consumers must agree
-    n = ScenarioBuilder.node("x", ["y"])
-    assert n.imports[0].functions[0].type == MockFunction("get", (("n", U32),), U32).type
+def test_every_host_fixture_is_checked_by_its_header() -> None:
+    """A fixture added under fixtures/wat/host/ without a header would silently go unchecked."""
+    host_fixtures = sorted((REPO / "fixtures" / "wat" / "host").glob("*.wat"))
+    assert host_fixtures
+    assert [p for p in host_fixtures if p not in WAT_FIXTURES] == []
+
+
+def test_a_header_that_does_not_hold_fails(tmp_path: Path, ext_host: Any) -> None:
+    """The header check is not vacuous: each claim is compared with what loading gives."""
+    good = (REPO / "fixtures" / "wat" / "host" / "calc.wat").read_text(encoding="utf-8")
+    body = "\n".join(line for line in good.splitlines() if not line.startswith(";;!"))
+    for head, why in [('expect = "error"', "was expected to fail"),
+                      ('with = ["absent.wat"]', "partner absent.wat did not load"),
+                      ('code = "cycle"', "expected code cycle"),
+                      ('stage = "resolution"', "expected stage resolution")]:
+        fixture = tmp_path / "calc.wat"
+        fixture.write_text("".join(f";;! {line}\n" for line in head.splitlines()) + body, encoding="utf-8")
+        with pytest.raises(AssertionError) as info:
+            check_header(fixture, ext_host)
+        assert why in str(info.value), (head, info.value)
+
+
+def test_scenario_nodes_agree_on_the_interface_they_share() -> None:
+    """A consumer node imports what its provider node exports (the types resolution compares),
+    and a node declared with another parameter type is a type mismatch."""
+    from harness.model._witypes import type_diff
+
+    consumer, provider = ScenarioBuilder.node("x", ["y"]), ScenarioBuilder.node("y")
+    assert consumer.imports[0].name == provider.exports[0].name == api_name("y")
+    imported = consumer.imports[0].instance_type()
+    assert type_diff(imported, provider.exports[0].instance_type()) is None
+    other = ScenarioBuilder.node("y", param=S32).exports[0].instance_type()
+    assert type_diff(imported, other) == "get → param n: expected u32, found s32"

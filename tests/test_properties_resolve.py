@@ -23,7 +23,8 @@ from harness.model._records import Resolution
 from harness.pipeline._inspect import inspect
 from harness.pipeline._resolve import resolve
 from harness.runtime._host import Host
-from harness.testing.strategies import ExpectedResolution, GraphScenario, dependency_graphs
+from harness.testing import ExpectedResolution, GraphScenario
+from harness.testing.strategies import dependency_graphs
 
 
 def _error_codes(diags: tuple[Diagnostic, ...], ext: str) -> set[str]:
@@ -113,7 +114,7 @@ def test_clean_graphs_load_completely(scenario: GraphScenario) -> None:
 
 def test_reference_model_on_a_hand_made_graph() -> None:
     """The reference itself, checked on a graph whose answer is known."""
-    from harness.testing.strategies import ExtraExport, GraphEdge, GraphNode
+    from harness.testing import ExtraExport, GraphEdge, GraphNode
 
     s = GraphScenario(
         nodes=(GraphNode("alpha", "1.0.0"), GraphNode("beta", "1.2.0"), GraphNode("gamma", "0.1.0"),
@@ -127,9 +128,9 @@ def test_reference_model_on_a_hand_made_graph() -> None:
         extra_exports=(ExtraExport("eps", "alpha", "1.2.0"),))  # alpha's lib twice: zeta is ambiguous
     exp = s.expected()
     assert exp.cycles == {"beta": frozenset({"beta", "gamma"}), "gamma": frozenset({"beta", "gamma"})}
-    assert exp.missing == {("delta", "x:ghost/lib@1.0.0")}
-    assert exp.ambiguous == {("zeta", "x:alpha/lib@1.0.0")}
-    assert exp.older == {("alpha", "x:beta/lib@1.4.1")}
+    assert exp.missing == {("delta", "test:ghost/api@1.0.0")}
+    assert exp.ambiguous == {("zeta", "test:alpha/api@1.0.0")}
+    assert exp.older == {("alpha", "test:beta/api@1.4.1")}
     assert dict(exp.status) == {"alpha": "blocked", "beta": "error", "gamma": "error", "delta": "error",
                                 "eps": "blocked", "zeta": "error"}
     res = resolve(*s.analysed())

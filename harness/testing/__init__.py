@@ -1,4 +1,15 @@
-"""The public testing kit: the mock-extension DSL, dependency scenarios and Hypothesis strategies."""
+"""The public testing kit: mock extensions declared in a few lines, and dependency scenarios.
+
+- The mock DSL: value types (`U32`, `STRING`, `record`, `variant`, `list_of`, ...), behaviours
+  (`Const`, `Forward`, `Trap`, `Loop`, `GrowMemory`, `Recurse`, `AddParams`), declarations
+  (`MockExtension`/`ext`, `MockInterface`/`iface`, `MockFunction`/`fn`); `to_wat` writes the
+  component, `write_extension` an extension folder (`extension.toml` + component).
+- Scenarios: `GraphScenario` (nodes, imports, extra exports) and its reference outcome
+  `GraphScenario.expected()`; `ScenarioBuilder` writes the common shapes (the plugin's
+  `scenario` fixture) as `Scenario`s.
+- Hypothesis strategies live in `harness.testing.strategies` (imported on its own: it needs
+  hypothesis, which the rest does not).
+"""
 
 from ._dsl import (
     BOOL,
@@ -44,6 +55,16 @@ from ._dsl import (
     with_behaviour,
 )
 from ._manifest import to_toml, write_extension
+from ._scenario import (
+    ExpectedResolution,
+    ExtraExport,
+    GraphEdge,
+    GraphNode,
+    GraphScenario,
+    Scenario,
+    ScenarioBuilder,
+    api_name,
+)
 from ._watgen import to_wat
 
 __all__ = [
@@ -66,14 +87,22 @@ __all__ = [
     "AddParams",
     "Behaviour",
     "Const",
+    "ExpectedResolution",
+    "ExtraExport",
     "Forward",
+    "GraphEdge",
+    "GraphNode",
+    "GraphScenario",
     "GrowMemory",
     "Loop",
     "MockExtension",
     "MockFunction",
     "MockInterface",
     "Recurse",
+    "Scenario",
+    "ScenarioBuilder",
     "Trap",
+    "api_name",
     "enum",
     "err",
     "ext",

@@ -9,10 +9,10 @@ Three families, each with the reference it is checked against:
   variants, options and results either a `Variant(tag, payload)` (when the type
   is *tagged*) or the bare payload (when it is not). `values_equal(t, a, b)`
   compares two values of `t` NaN-aware and with f32 rounding.
-* `dependency_graphs()` draws extension dependency scenarios (`GraphScenario`)
-  with optional cycles, missing imports, ambiguous providers, version skew and
-  broken components; `GraphScenario.expected()` computes the outcome with a
-  deliberately naive reference model, independent of `harness.pipeline._resolve`, and
+* `dependency_graphs()` draws extension dependency scenarios (`harness.testing.GraphScenario`,
+  the model the `scenario` fixture writes too) with optional cycles, missing imports,
+  ambiguous providers, version skew and broken components; `GraphScenario.expected()`
+  is the reference (a deliberately naive model sharing no code with the pipeline), and
   `materialize()` / `analysed()` turn a scenario into mock extensions on disk or
   into `Analysed` values for the resolver.
 
@@ -31,17 +31,12 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
-from ..model._diagnostics import Diagnostic
-from ..model._names import classify
-from ..model._records import Analysed, Candidate, Endpoint, Manifest
 from ..model._witypes import (
     EnumT,
     FlagsT,
@@ -56,18 +51,11 @@ from ..model._witypes import (
     cases_of,
 )
 from ..runtime import _values as _mapping
-from ._dsl import Const, Forward, MockExtension, MockFunction, MockInterface
-from ._manifest import write_extension
+from ._scenario import ExtraExport, GraphEdge, GraphNode, GraphScenario, _compatible
 
 __all__ = [
     "SCALARS",
-    "ExpectedResolution",
-    "ExtraExport",
-    "GraphEdge",
-    "GraphNode",
-    "GraphScenario",
     "dependency_graphs",
-    "lib_interface",
     "permutations_of",
     "python_classes",
     "tagged",
@@ -308,239 +296,6 @@ def values_equal(t: ValueType | None, a: Any, b: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- dependency graphs
-
-LIB_FUNCTION = MockFunction("id", (), Prim("u32"))
-
-
-def lib_interface(owner: str, version: str) -> str:
-    """The interface a scenario node named `owner` exports: `x:<owner>/lib@<version>`."""
-    return f"x:{owner}/lib@{version}"
-
-
-@dataclass(frozen=True)
-class GraphNode:
-    """An extension exporting `x:<name>/lib@<version>`; a `broken` one is an invalid
-    component (it fails analysis, so its exports are unknown to resolution)."""
-
-    name: str
-    version: str
-    broken: bool = False
-
-
-@dataclass(frozen=True)
-class GraphEdge:
-    """`consumer` imports `x:<target>/lib@<version>`; `target` need not be a node."""
-
-    consumer: str
-    target: str
-    version: str
-
-    @property
-    def interface(self) -> str:
-        return lib_interface(self.target, self.version)
-
-
-@dataclass(frozen=True)
-class ExtraExport:
-    """`node` also exports `x:<target>/lib@<version>` (a second, possibly ambiguous provider)."""
-
-    node: str
-    target: str
-    version: str
-
-    @property
-    def interface(self) -> str:
-        return lib_interface(self.target, self.version)
-
-
-@dataclass(frozen=True)
-class ExpectedResolution:
-    """What a correct resolver reports for a scenario (computed by `GraphScenario.expected`)."""
-
-    status: Mapping[str, str]  # node -> "ok" | "error" | "blocked"
-    errors: Mapping[str, frozenset[str]]  # node -> error codes reported by resolution for it
-    links: frozenset[tuple[str, str, str, str]]  # consumer, import, provider, export (all edges)
-    missing: frozenset[tuple[str, str]]  # (consumer, import)
-    ambiguous: frozenset[tuple[str, str]]
-    older: frozenset[tuple[str, str]]  # (consumer, import) served by an older compatible provider
-    cycles: Mapping[str, frozenset[str]]  # cycle member -> all members of its cycle(s)
-    blocked: frozenset[str]
-    broken: frozenset[str]
-    ids: Mapping[tuple[str, str], int]  # (provider, export) -> what its `id` returns
-
-    @property
-    def ok(self) -> frozenset[str]:
-        return frozenset(n for n, s in self.status.items() if s == "ok")
-
-
-def _version_tuple(v: str) -> tuple[int, int, int]:
-    a, b, c = v.split(".")
-    return int(a), int(b), int(c)
-
-
-def _compatible(imported: str, provided: str) -> bool:
-    """The semver rule, written out plainly: same major if >0, else same minor if >0, else exact."""
-    i, p = _version_tuple(imported), _version_tuple(provided)
-    if i[0] > 0:
-        return p[0] == i[0]
-    if i[1] > 0:
-        return p[0] == 0 and p[1] == i[1]
-    return p == i
-
-
-@dataclass(frozen=True)
-class GraphScenario:
-    """Extensions, who imports whose library at which version, and extra exports."""
-
-    nodes: tuple[GraphNode, ...]
-    edges: tuple[GraphEdge, ...] = ()
-    extra_exports: tuple[ExtraExport, ...] = ()
-
-    def node(self, name: str) -> GraphNode:
-        return next(n for n in self.nodes if n.name == name)
-
-    def exports_of(self, name: str) -> list[tuple[str, str]]:
-        """(interface, version-owner) pairs: the node's own lib first, then its extras."""
-        node = self.node(name)
-        out = [(lib_interface(name, node.version), name)]
-        out += [(x.interface, x.target) for x in self.extra_exports if x.node == name]
-        return out
-
-    def edges_of(self, name: str) -> list[GraphEdge]:
-        return [e for e in self.edges if e.consumer == name]
-
-    def ids(self) -> dict[tuple[str, str], int]:
-        """What `id` returns for each (provider, export): 100 * node index + extra index."""
-        out: dict[tuple[str, str], int] = {}
-        for i, node in enumerate(self.nodes):
-            for j, (iface_name, _) in enumerate(self.exports_of(node.name)):
-                out[(node.name, iface_name)] = 100 * i + j
-        return out
-
-    # ---------------------------------------------------------------- materialising
-
-    def mock(self, name: str) -> MockExtension:
-        """The mock extension of a node: each export has `id`; its own lib also has
-        `via<k>`, which forwards to `id` of its k-th import (the k-th edge)."""
-        ids = self.ids()
-        edges = self.edges_of(name)
-        imports = tuple(MockInterface(e.interface, (LIB_FUNCTION,)) for e in edges)
-        exports = []
-        for j, (iface_name, _) in enumerate(self.exports_of(name)):
-            funcs = [MockFunction("id", (), Prim("u32"), Const(ids[(name, iface_name)]))]
-            if j == 0:
-                funcs += [MockFunction(f"via{k}", (), Prim("u32"), Forward(e.interface, "id"))
-                          for k, e in enumerate(edges)]
-            exports.append(MockInterface(iface_name, tuple(funcs)))
-        return MockExtension(name, version=self.node(name).version, exports=tuple(exports),
-                             imports=imports)
-
-    def materialize(self, folder: Path) -> dict[str, Path]:
-        """Write every node as an extension folder under `folder`; broken nodes get an
-        invalid `.wasm`. Returns the folders by node name."""
-        out: dict[str, Path] = {}
-        for node in self.nodes:
-            if node.broken:
-                root = Path(folder) / node.name
-                root.mkdir(parents=True, exist_ok=True)
-                (root / f"{node.name}.wasm").write_bytes(b"\0asm\x0d\0\x01\0broken")
-                (root / "extension.toml").write_text(
-                    f'name = "{node.name}"\nversion = "{node.version}"\ncomponent = "{node.name}.wasm"\n',
-                    encoding="utf-8")
-                out[node.name] = root
-            else:
-                out[node.name] = write_extension(self.mock(node.name), Path(folder))
-        return out
-
-    def analysed(self) -> tuple[list[Analysed], dict[str, Diagnostic]]:
-        """The scenario as the analysis stage would report it (no compiling): the good
-        nodes as `Analysed`, the broken ones as failures with `invalid-component`."""
-        good: list[Analysed] = []
-        failed: dict[str, Diagnostic] = {}
-        for k, node in enumerate(self.nodes):
-            if node.broken:
-                failed[node.name] = Diagnostic("invalid-component", f"{node.name} is broken", node.name)
-                continue
-            m = self.mock(node.name)
-            manifest = Manifest(name=node.name, version=node.version)
-            cand = Candidate(node.name, Path(node.name), Path(node.name) / f"{node.name}.wat", "wat",
-                             manifest, order=k)
-            imports = tuple(Endpoint(i.name, classify(i.name), i.instance_type()) for i in m.all_imports())
-            exports = tuple(Endpoint(e.name, classify(e.name), e.instance_type()) for e in m.all_exports())
-            good.append(Analysed(cand, f"digest-{node.name}", imports, exports))
-        return good, failed
-
-    def via_results(self, expected: ExpectedResolution) -> dict[tuple[str, str], int]:
-        """(consumer, `via<k>`) -> the id its k-th import must answer with, for `ok` consumers."""
-        out: dict[tuple[str, str], int] = {}
-        for consumer in sorted(expected.ok):
-            for k, e in enumerate(self.edges_of(consumer)):
-                link = next(x for x in expected.links if x[0] == consumer and x[1] == e.interface)
-                out[(consumer, f"via{k}")] = expected.ids[(link[2], link[3])]
-        return out
-
-    # ---------------------------------------------------------------- the reference model
-
-    def expected(self) -> ExpectedResolution:
-        """The outcome by brute force: providers by scanning every export, cycles by
-        reachability (u is on a cycle iff u reaches itself), blocking by reachability."""
-        broken = {n.name for n in self.nodes if n.broken}
-        good = [n.name for n in self.nodes if not n.broken]
-        errors: dict[str, set[str]] = {n.name: set() for n in self.nodes}
-        links: set[tuple[str, str, str, str]] = set()
-        missing: set[tuple[str, str]] = set()
-        ambiguous: set[tuple[str, str]] = set()
-        older: set[tuple[str, str]] = set()
-        succ: dict[str, set[str]] = {n: set() for n in good}
-        for e in self.edges:
-            if e.consumer in broken:
-                continue
-            providers = []
-            for p in good:
-                for iface_name, owner in self.exports_of(p):
-                    version = iface_name.rpartition("@")[2]
-                    if owner == e.target and _compatible(e.version, version):
-                        providers.append((p, iface_name, version))
-            if not providers:
-                missing.add((e.consumer, e.interface))
-                errors[e.consumer].add("missing-import")
-            elif len(providers) > 1:
-                ambiguous.add((e.consumer, e.interface))
-                errors[e.consumer].add("ambiguous-provider")
-            else:
-                (p, iface_name, version) = providers[0]
-                links.add((e.consumer, e.interface, p, iface_name))
-                succ[e.consumer].add(p)
-                if _version_tuple(version) < _version_tuple(e.version):
-                    older.add((e.consumer, e.interface))
-
-        def reach(start: str) -> set[str]:
-            seen: set[str] = set()
-            stack = list(succ[start])
-            while stack:
-                x = stack.pop()
-                if x not in seen:
-                    seen.add(x)
-                    stack.extend(succ[x])
-            return seen
-
-        reaches = {n: reach(n) for n in good}
-        cycles: dict[str, frozenset[str]] = {}
-        for n in good:
-            if n in reaches[n]:
-                cycles[n] = frozenset({n} | {m for m in reaches[n] if n in reaches[m]})
-                errors[n].add("cycle")
-        failed = broken | {n for n in good if errors[n]}
-        blocked = {n for n in good if n not in failed and reaches[n] & failed}
-        status = {n: ("error" if n in failed else "blocked" if n in blocked else "ok")
-                  for n in sorted(errors)}
-        return ExpectedResolution(
-            status=status,
-            errors={n: frozenset(c) for n, c in errors.items()},
-            links=frozenset(links), missing=frozenset(missing), ambiguous=frozenset(ambiguous),
-            older=frozenset(older), cycles=cycles, blocked=frozenset(blocked), broken=frozenset(broken),
-            ids=self.ids())
-
 
 _POOL = ("alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa", "lam", "mu",
          "nu", "xi", "omi", "pi")
