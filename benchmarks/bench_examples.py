@@ -36,7 +36,7 @@ def child(path: str, cache_dir: str) -> None:
     from harness.pipeline._inspect import inspect
 
     t0 = time.perf_counter()
-    insp = inspect([path], cache_dir=cache_dir)
+    insp = inspect(path, cache_dir=cache_dir)
     took = time.perf_counter() - t0
     json.dump({"seconds": took, "errors": [str(d) for d in insp.errors
                                            if d.code != "missing-import"]}, sys.stdout)

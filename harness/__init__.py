@@ -1,11 +1,21 @@
-"""ext-harness: host, link and test WebAssembly-component extensions."""
+"""ext-harness: host, link and test WebAssembly-component extensions.
 
-from typing import TYPE_CHECKING
+Everything a user needs is importable from here; the `_x` modules behind these names may move.
+Each class and function re-exported here says `__module__ == "harness"` (as httpx does), so
+reprs, tracebacks and pickles name `harness.Host`, the name a user can import, and keep
+working when the code moves. Names whose modules import wasmtime are loaded on first use,
+so that importing `harness` (as the pytest plugin does in every test run) stays cheap; they
+are renamed when they are loaded.
+"""
+
+import typing as _typing
+from inspect import get_annotations as _own_annotations
 
 from .model._codes import CODES, Code
 from .model._diagnostics import Diagnostic
 from .model._errors import (
     BadArgumentsError,
+    CacheWarning,
     CallError,
     CallTimeoutError,
     CapabilityDeniedError,
@@ -14,6 +24,7 @@ from .model._errors import (
     ExtensionFaultedError,
     FuelExhaustedError,
     HarnessError,
+    HostClosedError,
     HostFunctionError,
     LoadError,
     MemoryLimitError,
@@ -24,18 +35,14 @@ from .model._errors import (
     UsageError,
     WatSyntaxError,
 )
+from .model._hostconfig import HostConfig, HostEvent, LogRecord, TraceEvent
 from .model._records import Analysed, Candidate, Link, Manifest, Resolution
 
 __version__ = "0.1.0"
 
-# Names whose modules import wasmtime are loaded on first use, so that importing
-# `harness` (as the pytest plugin does in every test run) stays cheap.
+# name -> the module that defines it (imports wasmtime: loaded by `__getattr__` on first use)
 _LAZY = {
     "Host": ".runtime._host",
-    "HostConfig": ".runtime._host",
-    "HostEvent": ".runtime._host",
-    "LogRecord": ".runtime._host",
-    "TraceEvent": ".runtime._host",
     "Inspection": ".pipeline._inspect",
     "inspect": ".pipeline._inspect",
     "discover": ".pipeline._discovery",
@@ -46,22 +53,11 @@ _LAZY = {
     "CommandArg": ".runtime._commands",
 }
 
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'harness' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
     "CODES",
     "Analysed",
     "BadArgumentsError",
+    "CacheWarning",
     "CallError",
     "CallTimeoutError",
     "Candidate",
@@ -77,6 +73,7 @@ __all__ = [
     "FuelExhaustedError",
     "HarnessError",
     "Host",
+    "HostClosedError",
     "HostConfig",
     "HostEvent",
     "HostFunctionError",
@@ -101,10 +98,55 @@ __all__ = [
     "resolve",
 ]
 
-if TYPE_CHECKING:
+
+def _publish(value: object) -> None:
+    """Name `value` by its public home. The qualified name and a function's source file stay.
+
+    A class's string annotations (`from __future__ import annotations`) are resolved first, in
+    the module that wrote them: `typing.get_type_hints` would look them up in `harness` once
+    `__module__` says so, and fail. (`inspect.getsource` of a class looks in `harness/__init__.py`
+    and fails, as for httpx: read the source through a method, e.g. `Host.load`.)"""
+    if isinstance(value, type):
+        own = _own_annotations(value)
+        if own and value.__module__ != __name__:
+            try:
+                hints = _typing.get_type_hints(value, include_extras=True)
+            except (NameError, TypeError):  # a name imported only for type checkers: keep the text
+                hints = {}
+            value.__annotations__ = {k: hints.get(k, v) for k, v in own.items()}
+        value.__module__ = __name__
+    elif callable(value) and hasattr(value, "__code__"):
+        value.__module__ = __name__
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    import importlib
+
+    loaded = importlib.import_module(module, __name__)
+    for other, where in _LAZY.items():  # every public name of that module at once, so none is missed
+        if where == module:
+            value = getattr(loaded, other)
+            _publish(value)
+            globals()[other] = value
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+for _name in __all__:
+    if _name in globals():
+        _publish(globals()[_name])
+del _name
+
+if _typing.TYPE_CHECKING:
     from .pipeline._analysis import analyse
     from .pipeline._discovery import discover
     from .pipeline._inspect import Inspection, inspect
     from .pipeline._resolve import resolve
     from .runtime._commands import CommandArg, CommandInfo, CommandRegistry
-    from .runtime._host import Host, HostConfig, HostEvent, LogRecord, TraceEvent
+    from .runtime._host import Host

@@ -220,6 +220,7 @@ def test_reentrancy_allowed_with_a_depth_cap(cache_dir: Path) -> None:
             return 0
         return 1 + int(holder["h"].call("echo", "call-host", x - 1))
 
+    limit = sys.getrecursionlimit()
     with load(cache_dir, "echo.wat", interfaces={CB: {"cb": cb}}, reentrancy=True, max_depth=40) as host:
         holder["h"] = host
         assert host.call("echo", "call-host", 10) == 10
@@ -227,7 +228,11 @@ def test_reentrancy_allowed_with_a_depth_cap(cache_dir: Path) -> None:
             host.call("echo", "call-host", 1000)  # would pass Python's recursion limit without the cap
         assert "reached the cap (40)" in e.value.message
         assert len(e.value.chain) == 41
-    assert sys.getrecursionlimit() >= 1000
+        assert not isinstance(e.value.__cause__, RecursionError)
+        assert host.call("echo", "call-host", 39) == 39  # the deepest chain under the cap still runs after it
+        with pytest.raises(ReentrancyError):
+            host.call("echo", "call-host", 40)  # one hop more is refused
+    assert sys.getrecursionlimit() == limit  # the cap did the work, not a raised recursion limit
 
 
 def test_two_threads_calling_into_each_other_get_deadlock_not_a_hang(

@@ -45,7 +45,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from ..pipeline._inspect import inspect
     from ._render import inspection_to_json, inspection_to_text
 
-    insp = inspect(args.paths, cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    insp = inspect(*args.paths, cache_dir=args.cache_dir, use_cache=not args.no_cache)
     if args.json:
         print_json(inspection_to_json(insp), indent=2)
     else:

@@ -12,7 +12,7 @@ from typing import Literal
 
 __all__ = ["CALL_CODES", "CODES", "DIAGNOSTIC_CODES", "Code", "describe"]
 
-Stage = Literal["discovery", "analysis", "resolution", "linking", "call", "usage"]
+Stage = Literal["discovery", "analysis", "resolution", "linking", "load", "call", "usage"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,12 @@ _TABLE: tuple[Code, ...] = (
     Code("capability-denied", "linking",
          "the manifest asks for a capability the host configuration does not allow",
          "grant it in the host configuration, or drop it from [capabilities]"),
+    # a strict load: the diagnostics above, as one exception
+    Code("load-failed", "load",
+         "`Host.load(..., strict=True)` found error diagnostics; `LoadError.diagnostics` holds them, each with "
+         "its own code",
+         "read the first diagnostic (the message) or all of them in `.diagnostics`; drop strict=True to load "
+         "the extensions that are fine"),
     # calls
     Code("trap", "call", "the guest trapped (unreachable, out-of-bounds access, division by zero, ...)",
          "read the wasm backtrace; the extension is restarted on the next call"),
@@ -142,6 +148,8 @@ _TABLE: tuple[Code, ...] = (
          "list commands with `ext-harness commands PATH`"),
     Code("command-failed", "call", "the command returned an error",
          "read the command's message"),
+    Code("host-closed", "call", "the host was closed (`Host.close()` or the end of its `with` block) before the call "
+         "started", "call before closing the host; a call already running when it closes gets `timeout`"),
     Code("usage", "usage", "the host or the CLI was called with wrong arguments",
          "see `ext-harness --help`"),
 )

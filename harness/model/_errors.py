@@ -1,30 +1,37 @@
-"""The exception tree. Every exception ext-harness raises derives from one root.
+"""The exception tree. Every exception ext-harness raises derives from one root, and every
+class below the two abstract bases has a code of its own (a class attribute, documented in
+docs/errors.md); an instance never changes its code or message after it is raised.
 
-    HarnessError (Exception)                  .code
-    ├── UsageError (+ ValueError)             usage
-    ├── WatSyntaxError (+ ValueError)         wat-syntax        .line .column
-    ├── LoadError                             the first error diagnostic of a strict load
-    ├── CapabilityDeniedError                 capability-denied .extension .preopen (a restart's cause)
-    └── CallError (+ RuntimeError)            .extension .function .chain .frames
-        ├── TrapError                         trap
-        ├── CallTimeoutError (+ TimeoutError) timeout
-        ├── FuelExhaustedError                fuel-exhausted
-        ├── MemoryLimitError                  memory-limit
-        ├── ReentrancyError                   reentrancy
-        ├── DeadlockError                     deadlock
-        ├── HostFunctionError                 host-error        (__cause__ is the Python error)
-        ├── ExtensionFaultedError             extension-faulted
+    HarnessError (Exception)                    abstract: .code .hint
+    ├── UsageError (+ ValueError)               usage
+    ├── WatSyntaxError (+ ValueError)           wat-syntax          .line .column
+    ├── LoadError                               load-failed         .diagnostics
+    ├── CapabilityDeniedError                   capability-denied   .extension .preopen
+    └── CallError (+ RuntimeError)              abstract: .extension .function .chain .frames .details
+        ├── TrapError                           trap
+        ├── CallTimeoutError (+ TimeoutError)   timeout
+        ├── FuelExhaustedError                  fuel-exhausted
+        ├── MemoryLimitError                    memory-limit
+        ├── ReentrancyError                     reentrancy
+        ├── DeadlockError                       deadlock
+        ├── HostFunctionError                   host-error          (__cause__ is the Python error)
+        ├── ExtensionFaultedError               extension-faulted
+        ├── HostClosedError                     host-closed
         ├── NoSuchFunctionError (+ LookupError) no-such-function
-        ├── BadArgumentsError (+ TypeError)   bad-arguments
-        ├── NoSuchCommandError (+ LookupError) no-such-command
-        └── CommandFailedError                command-failed
+        ├── BadArgumentsError (+ TypeError)     bad-arguments
+        ├── NoSuchCommandError (+ LookupError)  no-such-command
+        └── CommandFailedError                  command-failed
+
+    CacheWarning (UserWarning)                  a warning, not an error: the compile cache is not used
 
 Diagnostics found while loading are data (`harness.Diagnostic`), not exceptions;
-`LoadError` exists for callers that ask for a strict load.
+`LoadError` exists for callers that ask for a strict load. A `CapabilityDeniedError` is
+the `__cause__` of the `extension-faulted` error of a restart that was refused.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -33,6 +40,7 @@ from ._diagnostics import Diagnostic
 
 __all__ = [
     "BadArgumentsError",
+    "CacheWarning",
     "CallError",
     "CallTimeoutError",
     "CapabilityDeniedError",
@@ -41,6 +49,7 @@ __all__ = [
     "ExtensionFaultedError",
     "FuelExhaustedError",
     "HarnessError",
+    "HostClosedError",
     "HostFunctionError",
     "LoadError",
     "MemoryLimitError",
@@ -55,13 +64,25 @@ __all__ = [
 
 
 class HarnessError(Exception):
-    """Root of every exception raised by ext-harness; `code` is stable."""
+    """Root of every exception raised by ext-harness; `code` is stable.
 
-    code: ClassVar[str] = "usage"
+    Abstract, like `CallError`: only a class with a code of its own is raised, so `code` never
+    reads as a default that does not apply."""
+
+    code: ClassVar[str]
+
+    def __init__(self, *args: object) -> None:
+        if not hasattr(type(self), "code"):
+            raise TypeError(f"{type(self).__name__} has no code of its own; raise one of its subclasses")
+        super().__init__(*args)
 
     @property
     def hint(self) -> str:
         return describe(self.code).hint
+
+
+class CacheWarning(UserWarning):
+    """The compile cache folder cannot be trusted or used: components are compiled without it."""
 
 
 class UsageError(HarnessError, ValueError):
@@ -82,19 +103,24 @@ class WatSyntaxError(HarnessError, ValueError):
         self.column = column
         self.reason = message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return functools.partial(type(self), source=self.source, line=self.line, column=self.column), \
+            (self.reason,), self.__dict__
+
 
 class LoadError(HarnessError):
-    """A strict load found error diagnostics; all of them are attached."""
+    """A strict load found error diagnostics; all of them are attached, each with its own code."""
 
-    code = "usage"
+    code = "load-failed"
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
         first = self.diagnostics[0] if self.diagnostics else None
         more = f" (+{len(self.diagnostics) - 1} more)" if len(self.diagnostics) > 1 else ""
         super().__init__(f"{first}{more}" if first else "load failed")
-        if first is not None:
-            self.code = first.code  # type: ignore[misc]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.diagnostics,), self.__dict__
 
 
 class CapabilityDeniedError(HarnessError):
@@ -107,6 +133,7 @@ class CapabilityDeniedError(HarnessError):
         super().__init__(f"{extension}: {message}")
         self.extension = extension
         self.preopen = preopen
+        self.reason = message
         self.message = f"{extension}: {message}"
         self._hint = hint
 
@@ -117,11 +144,14 @@ class CapabilityDeniedError(HarnessError):
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.extension, self.preopen, self.reason, self._hint), self.__dict__
+
 
 class CallError(HarnessError, RuntimeError):
-    """A call into an extension failed; the envelope says where and through what."""
+    """A call into an extension failed; the envelope says where and through what.
 
-    code = "trap"
+    Abstract: catch it, raise a subclass (each has its own code)."""
 
     def __init__(self, message: str, *, extension: str | None = None, function: str | None = None,
                  chain: Sequence[str] = (), frames: Sequence[str] = (),
@@ -186,6 +216,12 @@ class ExtensionFaultedError(CallError):
     code = "extension-faulted"
 
 
+class HostClosedError(CallError):
+    """The host was closed before the call started (a call running at close gets `timeout`)."""
+
+    code = "host-closed"
+
+
 class NoSuchFunctionError(CallError, LookupError):
     code = "no-such-function"
 
@@ -205,7 +241,7 @@ class CommandFailedError(CallError):
 _BY_CODE: dict[str, type[CallError]] = {
     cls.code: cls
     for cls in (TrapError, CallTimeoutError, FuelExhaustedError, MemoryLimitError, ReentrancyError,
-                DeadlockError, HostFunctionError, ExtensionFaultedError, NoSuchFunctionError,
+                DeadlockError, HostFunctionError, ExtensionFaultedError, HostClosedError, NoSuchFunctionError,
                 BadArgumentsError, NoSuchCommandError, CommandFailedError)
 }
 

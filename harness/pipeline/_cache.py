@@ -47,6 +47,7 @@ from pathlib import Path
 import wasmtime
 from wasmtime.component import Component
 
+from ..model._errors import CacheWarning
 from ._engine import EngineConfig
 
 __all__ = ["CacheStats", "CacheWarning", "CompileCache", "default_cache_dir"]
@@ -69,10 +70,6 @@ _BAD_SEAL = "bad MAC or trailer (forged, corrupt, or sealed with another key)"
 _REFUSED_HINT = ("use a folder of your own that only you can write (chmod 700), e.g. via "
                  "EXT_HARNESS_CACHE_DIR or cache_dir= / --cache-dir, or turn the cache off "
                  "(use_cache=False / --no-cache)")
-
-
-class CacheWarning(UserWarning):
-    """The compile cache folder cannot be trusted or used: components are compiled without it."""
 
 
 class _Refused(Exception):

@@ -11,12 +11,14 @@ An extension that failed analysis has no known exports; its dependents get
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..model._diagnostics import Diagnostic, sort_diagnostics
+from ..model._errors import UsageError
 from ..model._hostconfig import default_store_limits
 from ..model._names import InterfaceName
 from ..model._records import Analysed, Candidate, Endpoint, Link, Resolution
@@ -63,13 +65,30 @@ class Inspection:
         return next((a for a in self.analysed if a.name == name), None)
 
 
-def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None, use_cache: bool = True,
-            max_file_size: int = 64 * 1024 * 1024, consume_fuel: bool | None = None,
+PathArg = str | os.PathLike[str]
+
+
+def _paths_of(given: tuple[PathArg | list[PathArg] | tuple[PathArg, ...], ...]) -> list[Path]:
+    """`inspect(a, b)`, as `Host.load` takes them; one list or tuple (`inspect([a, b])`, the old
+    form) is still read as the paths it holds. A string is one path, never its characters."""
+    items: Sequence[object] = given[0] if len(given) == 1 and isinstance(given[0], (list, tuple)) else given
+    for p in items:
+        if not isinstance(p, (str, os.PathLike)) or isinstance(os.fspath(p), bytes):
+            raise UsageError(f"paths must be str or pathlib.Path, got {type(p).__name__}: {p!r}")
+    return [Path(p) for p in items]  # type: ignore[arg-type]  # checked just above
+
+
+def inspect(*paths: PathArg | list[PathArg] | tuple[PathArg, ...], cache_dir: str | Path | None = None,
+            use_cache: bool = True, max_file_size: int = 64 * 1024 * 1024, consume_fuel: bool | None = None,
             memory64: bool = False, engine_config: EngineConfig | None = None,
             host_interfaces: Iterable[str] | Mapping[str, Any] = (),
             store_limits: Callable[[Candidate], Mapping[str, int]] | None = None,
             grant_outside_folder: bool = False) -> Inspection:
-    """Run the three analysis stages on `paths`; never raises for a user's mistake.
+    """Run the three analysis stages on `paths`; never raises for a user's mistake in them.
+
+    `paths` are given one by one (`inspect("ext-a", Path("ext-b"))`), like `Host.load`'s; a
+    single list or tuple of paths is accepted too, for callers written as `inspect([path])`.
+    Anything else (bytes, a number) is a `UsageError`.
 
     `host_interfaces` names interfaces the host itself serves (Python functions
     given to `Host.load`): imports compatible with them are not looked for in
@@ -85,7 +104,7 @@ def inspect(paths: Iterable[str | Path], *, cache_dir: str | Path | None = None,
     preopens are checked as the host will check them (`_sandbox.plan_preopens`,
     with `grant_outside_folder` as given to `Host.load`).
     """
-    found = discover(list(paths), DiscoveryConfig(max_file_size=max_file_size))
+    found = discover(_paths_of(paths), DiscoveryConfig(max_file_size=max_file_size))
     ecfg = engine_config or EngineConfig(consume_fuel=bool(consume_fuel) or _wants_fuel(found.candidates),
                                          memory64=memory64)
     cache = CompileCache(Path(cache_dir)) if cache_dir is not None else CompileCache()

@@ -21,8 +21,10 @@ from ._fixtures import (
     scenario,
     wat_component,
 )
+from ._snapshot import CallTrace, trace_of, traced_gather
 
-__all__ = ["_ext_cache_dir", "ext_host", "ext_snapshot", "ext_suite_run", "mock_extension", "scenario", "wat_component"]
+__all__ = ["CallTrace", "_ext_cache_dir", "ext_host", "ext_snapshot", "ext_suite_run", "mock_extension", "scenario",
+           "trace_of", "traced_gather", "wat_component"]
 
 _INI: tuple[tuple[str, str, str], ...] = (
     ("ext_suite", "args", "default PATHs for --ext-suite given without a value (default: examples/)"),

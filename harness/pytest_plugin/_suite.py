@@ -107,7 +107,7 @@ class SuiteRun:
     def inspection(self) -> Inspection:
         from ..pipeline._inspect import inspect
 
-        return inspect(self.settings.paths, cache_dir=self.settings.cache_dir,
+        return inspect(*self.settings.paths, cache_dir=self.settings.cache_dir,
                        consume_fuel=self.settings.fuel is not None or None)
 
     def extensions(self) -> list[str]:

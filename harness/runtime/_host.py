@@ -33,6 +33,7 @@ from ..model._errors import (
     CallTimeoutError,
     DeadlockError,
     ExtensionFaultedError,
+    HostClosedError,
     LoadError,
     NoSuchFunctionError,
     ReentrancyError,
@@ -101,9 +102,9 @@ def _check_timeout(timeout: float | None) -> None:
         raise UsageError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
 
 
-def _closed_error(extension: str, function: str) -> NoSuchFunctionError:
-    return NoSuchFunctionError(f"{extension}: {function}: the host is closed", extension=extension,
-                               function=function)
+def _closed_error(extension: str, function: str) -> HostClosedError:
+    return HostClosedError(f"{extension}: {function}: the host is closed", extension=extension,
+                           function=function)
 
 
 class Host:
@@ -155,7 +156,7 @@ class Host:
         from ..pipeline._inspect import inspect
 
         cfg = HostConfig.from_kwargs(config)
-        inspection = inspect(paths, cache_dir=cfg.cache_dir, use_cache=cfg.use_cache,
+        inspection = inspect(*paths, cache_dir=cfg.cache_dir, use_cache=cfg.use_cache,
                              max_file_size=cfg.max_file_size, consume_fuel=cfg.fuel is not None or None,
                              memory64=cfg.memory64, host_interfaces=cfg.interfaces,
                              grant_outside_folder=cfg.grant_outside_folder,
@@ -175,7 +176,7 @@ class Host:
     def close(self) -> None:
         """Stop everything: new calls are refused, running guests are interrupted at the next
         epoch tick (their callers get a `timeout` error saying the host was closed), queued
-        async calls fail with `no-such-function`. Waits up to `_CLOSE_GRACE` seconds for
+        async calls fail with `host-closed`. Waits up to `_CLOSE_GRACE` seconds for
         running calls; a call stuck inside a Python host function is not waited for longer."""
         if self._closed:
             return
