@@ -165,6 +165,21 @@ def test_scenarios_load_as_declared(build: str, scenario: Any, ext_host: Any, ex
     assert [s, host] == ext_snapshot
 
 
+@pytest.mark.parametrize("shape", ["missing_import", "older_provider", "ambiguous", "type_mismatch",
+                                   "failing_dependency", "trapping", "diamond"])
+def test_every_scenario_shape_loads_as_its_model_expects(shape: str, scenario: Any, ext_host: Any) -> None:
+    """Each shape's expected status and codes (from `GraphScenario.expected`) are what the host
+    reports, and every ok consumer's `via<k>` answers with the id of the provider it expects."""
+    s = getattr(scenario, shape)()
+    host = ext_host(s)
+    assert host.status == dict(s.status)
+    assert {d.code for d in host.diagnostics} == set(s.codes)
+    vias = s.model.via_results(s.model.expected())
+    for (consumer, func), want in vias.items():
+        assert host.call(consumer, func) == want
+    assert vias or shape != "diamond"
+
+
 def test_call_error_envelope(scenario: Any, ext_host: Any, ext_snapshot: Any) -> None:
     host = ext_host(scenario.trapping())
     with pytest.raises(CallError) as info:

@@ -173,3 +173,25 @@ def test_pipeline_and_linker_match_reference(workdir: Path, scenario: GraphScena
             assert host.call(consumer, func) == want, (consumer, func)
             stat("resolve-pipeline", "via-calls")
     stat("resolve-pipeline", "scenarios")
+
+
+def test_reference_model_on_load_time_failures(tmp_path: Path) -> None:
+    """Failing inits and type mismatches, in the reference and through the host: an init that
+    fails blocks its dependents, even one whose own init would fail too (it never runs)."""
+    from harness.testing import S32, GraphEdge, GraphNode
+
+    s = GraphScenario(
+        nodes=(GraphNode("base", init_fails=True), GraphNode("mid", init_fails=True), GraphNode("top"),
+               GraphNode("lib", param=S32), GraphNode("app"), GraphNode("solo", init_fails=True)),
+        edges=(GraphEdge("mid", "base"), GraphEdge("top", "mid"), GraphEdge("app", "lib")))
+    exp = s.expected()
+    assert exp.init_failed == {"base", "solo"}
+    assert exp.mismatched == {("app", "test:lib/api@1.0.0")}
+    assert dict(exp.status) == {"base": "error", "mid": "blocked", "top": "blocked", "lib": "ok",
+                                "app": "error", "solo": "error"}
+    assert exp.codes == {"init-failed", "type-mismatch", "blocked-by-dependency"}
+    paths = list(s.materialize(tmp_path / "exts").values())
+    with Host.load(*paths, cache_dir=str(tmp_path / "cache"), strict=False) as host:
+        assert dict(host.status) == dict(exp.status)
+        assert {d.code for d in host.diagnostics} == exp.codes
+        assert host.call("lib", "id") == exp.ids[("lib", "test:lib/api@1.0.0")]
