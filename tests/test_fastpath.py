@@ -86,3 +86,30 @@ def test_bad_values_are_refused_naming_the_parameter(loaded: Any, index: int, va
     assert f"argument {PARAMS[index][0]!r}" in e.value.message and problem in e.value.message
     assert len(received) == before  # nothing reached the guest
     assert host.call("scalars", "take", *EDGES[2]) == before + 1
+
+
+def test_generated_code_has_a_file_name_and_its_lines_in_tracebacks() -> None:
+    """Like dataclasses' generated methods: a traceback through the fast path shows the generated
+    line, under a name saying what generated it, not `File "<string>"` with nothing to read."""
+    import linecache
+    import traceback
+
+    from wasmtime import component as wc
+
+    from harness.runtime._fastpath import ArgumentProblem, compile_lift, compile_lower
+
+    for params in ((wc.U32(),), (wc.String(), wc.U32())):
+        lower, _ = compile_lower(params, None)
+        with pytest.raises(ArgumentProblem) as e:
+            lower(tuple("x" if isinstance(p, wc.U32) else "ok" for p in params))
+        frames = [f for f in traceback.extract_tb(e.value.__traceback__) if f.filename.startswith("<ext-harness")]
+        assert frames, [f.filename for f in traceback.extract_tb(e.value.__traceback__)]
+        assert all(f.filename.startswith("<ext-harness fastpath") for f in frames)
+        linecache.checkcache()  # the entries are not dropped as stale files
+        assert "raise Problem(" in linecache.getline(frames[-1].filename, frames[-1].lineno or 0)
+        assert "raise Problem(" in "".join(traceback.format_exception(e.value))
+    lift = compile_lift(wc.U32())
+    assert lift is not None and lift.__code__.co_filename.startswith("<ext-harness fastpath lift")
+    one = {k for k in linecache.cache if str(k).startswith("<ext-harness fastpath lower")}
+    compile_lower((wc.U32(),), None)
+    assert {k for k in linecache.cache if str(k).startswith("<ext-harness fastpath lower")} == one  # no growth

@@ -21,6 +21,7 @@ from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
 from ..pipeline._wasmtypes import from_wasmtime_valtype
+from ._codegen import compile_generated
 from ._values import INT_RANGES, describe_misfit, int_checker
 
 __all__ = ["compile_lift", "compile_lower", "free_vals", "lift_bytes", "lower_bytes"]
@@ -116,7 +117,7 @@ def compile_lower(param_types: tuple[Any, ...], store: Any) -> tuple[Callable[[t
             lines.append(f"        raise Problem({i}, str(ex) or type(ex).__name__) from ex")
     lines.append("    return arr")
     ns.update(free=free_vals, lower_bytes=lower_bytes, misfit=describe_misfit)
-    exec("\n".join(lines), ns)
+    exec(compile_generated("\n".join(lines), "fastpath lower"), ns)
     if scalar_only and n and all(_PACK.get(_scalar(t)[0]) for t in param_types):  # type: ignore[index]
         return _packed_lower(param_types, ns["SHARED"], ns["lower"]), False
     return ns["lower"], needs_free
@@ -160,7 +161,7 @@ def _packed_lower(param_types: tuple[Any, ...], shared: Any,
     ])
     ns: dict[str, Any] = {"pack": struct.Struct(fmt).pack_into, "buf": memoryview(shared).cast("B"),
                           "checked": checked, "struct_error": struct.error, "SHARED": shared}
-    exec(src, ns)
+    exec(compile_generated(src, "fastpath packed lower"), ns)
     return ns["lower"]  # type: ignore[no-any-return]
 
 
@@ -241,5 +242,5 @@ def compile_lift(result_type: Any) -> Callable[[Any], Any] | None:
         return lambda space: chr(space.of.character)
     if field == "boolean":
         return lambda space: bool(space.of.boolean)
-    getter = compile(f"lambda space: space.of.{field}", "<lift>", "eval")
+    getter = compile_generated(f"lambda space: space.of.{field}", "fastpath lift", "eval")
     return eval(getter)  # type: ignore[no-any-return]
