@@ -290,3 +290,40 @@ def test_python_examples_in_docs_import_only_public_names() -> None:
             for node in ast.walk(ast.parse(block)):
                 if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("harness"):
                     assert not any(part.startswith("_") for part in node.module.split(".")), (doc.name, node.module)
+
+
+def _rewrites(source: str) -> list[int]:
+    """Lines where an `except ... as e:` block assigns to `e.<attr>` / `e.<attr>[...]` or setattr(e, ...)."""
+    lines = []
+    for handler in ast.walk(ast.parse(source)):
+        if not isinstance(handler, ast.ExceptHandler) or handler.name is None:
+            continue
+        for node in ast.walk(handler):
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+            for target in targets:
+                for t in ast.walk(target):
+                    if isinstance(t, (ast.Attribute, ast.Subscript)):
+                        base = t.value
+                        while isinstance(base, (ast.Attribute, ast.Subscript)):
+                            base = base.value
+                        if isinstance(base, ast.Name) and base.id == handler.name:
+                            lines.append(node.lineno)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr" \
+                    and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == handler.name:
+                lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_no_handler_in_harness_changes_the_exception_it_caught() -> None:
+    """An error is never rewritten after it is raised (its message, chain and details are the
+    ones it was raised with): no `except ... as e:` block assigns to `e.<attr>`."""
+    offenders = [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "harness").rglob("*.py"))
+                 for line in _rewrites(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_the_rewrite_scan_finds_each_form() -> None:
+    source = ("try:\n    f()\nexcept E as e:\n    e.message = 'x: ' + e.message\n    e.details['k'] = 1\n"
+              "    e.chain += ('a',)\n    setattr(e, 'code', 'x')\n    other.message = e.message\n    raise\n")
+    assert _rewrites(source) == [4, 5, 6, 7]
