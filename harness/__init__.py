@@ -104,8 +104,8 @@ def _publish(value: object) -> None:
 
     A class's string annotations (`from __future__ import annotations`) are resolved first, in
     the module that wrote them: `typing.get_type_hints` would look them up in `harness` once
-    `__module__` says so, and fail. (`inspect.getsource` of a class looks in `harness/__init__.py`
-    and fails, as for httpx: read the source through a method, e.g. `Host.load`.)"""
+    `__module__` says so, and fail. The one thing lost, as with httpx: `inspect.getsource(cls)`
+    searches the file of `cls.__module__` (this one); `inspect.getsource(cls.method)` works."""
     if isinstance(value, type):
         own = _own_annotations(value)
         if own and value.__module__ != __name__:
