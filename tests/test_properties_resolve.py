@@ -195,3 +195,24 @@ def test_reference_model_on_load_time_failures(tmp_path: Path) -> None:
         assert dict(host.status) == dict(exp.status)
         assert {d.code for d in host.diagnostics} == exp.codes
         assert host.call("lib", "id") == exp.ids[("lib", "test:lib/api@1.0.0")]
+
+
+_NAME_TEXT = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9-]{0,3}:[a-z][a-z-]{0,3}/[a-z][a-z-]{0,3}(@[0-9]{1,2}\.[0-9]\.[0-9](-[a-z0-9.]{1,4})?)?",
+                  fullmatch=True),
+    st.text(alphabet="ab:/@.-01", max_size=14))
+
+
+@settings(max_examples=300)
+@given(text=_NAME_TEXT)
+def test_the_resolver_name_memo_parses_as_interface_name_does(text: str) -> None:
+    """`_name` (an lru_cache) parses the part before `@` and the version apart; the result is
+    `InterfaceName.parse`'s, whether or not it was cached before."""
+    from harness.model._names import InterfaceName
+    from harness.pipeline._resolve import _name
+
+    parsed = InterfaceName.parse(text)
+    for _ in range(2):
+        info = _name(text)
+        assert (None if info is None else info.iface) == parsed
+    assert _name.cache_info().maxsize == 200_000  # bounded: a long session cannot grow it without end

@@ -47,6 +47,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 from ..model._diagnostics import Diagnostic, sort_diagnostics
@@ -132,46 +133,29 @@ class _Name(NamedTuple):
     order: tuple[int, int, int, tuple[tuple[int, int | str], ...]] | None  # version sort key
 
 
-_NAMES: dict[str, _Name | None] = {}
-_VERSIONS: dict[str, Version | None] = {}
-
-
+@lru_cache(maxsize=200_000)
 def _name(text: str) -> _Name | None:
-    """Interface names repeat across thousands of endpoints: parse each once.
+    """Interface names repeat across thousands of endpoints: parse each once (bounded).
 
     Equivalent to `InterfaceName.parse`, but the part before `@` and the version
     are parsed (and cached) separately: the few distinct versions are shared by
     thousands of names.
     """
-    try:
-        return _NAMES[text]
-    except KeyError:
-        pass
-    if len(_NAMES) > 200_000:
-        _NAMES.clear()
-        _VERSIONS.clear()
     base, at, vtext = text.partition("@")
-    info = None
     iface = InterfaceName.parse(base)
-    if iface is not None and iface.version is None:
-        version: Version | None = None
-        ok = True
-        if at:
-            if vtext not in _VERSIONS:
-                _VERSIONS[vtext] = _parse_version(vtext)
-            version = _VERSIONS[vtext]
-            ok = version is not None
-        if ok:
-            if version is not None:
-                iface = InterfaceName(iface.namespace, iface.package, iface.interface, version)
-                order = (version.major, version.minor, version.patch, version._pre_key())
-                info = _Name(iface, base, compat_key(version), order)
-            else:
-                info = _Name(iface, base, None, None)
-    _NAMES[text] = info
-    return info
+    if iface is None or iface.version is not None:
+        return None
+    if not at:
+        return _Name(iface, base, None, None)
+    version = _parse_version(vtext)
+    if version is None:
+        return None
+    iface = InterfaceName(iface.namespace, iface.package, iface.interface, version)
+    order = (version.major, version.minor, version.patch, version._pre_key())
+    return _Name(iface, base, compat_key(version), order)
 
 
+@lru_cache(maxsize=4096)
 def _parse_version(text: str) -> Version | None:
     try:
         return Version.parse(text)
