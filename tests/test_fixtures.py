@@ -348,3 +348,25 @@ def test_scenario_nodes_agree_on_the_interface_they_share() -> None:
     assert type_diff(imported, provider.exports[0].instance_type()) is None
     other = ScenarioBuilder.node("y", param=S32).exports[0].instance_type()
     assert type_diff(imported, other) == "get → param n: expected u32, found s32"
+
+
+def test_suite_session_builds_its_run_once_on_first_use_and_closes_only_that(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session's `run` is a cached property: a session that checks nothing builds (and closes)
+    no run; one that does gets the same run every time, closed once at the end."""
+    from types import SimpleNamespace
+
+    from harness.pytest_plugin._session import SuiteSession
+    from harness.pytest_plugin._suite import SuiteRun, SuiteSettings
+
+    closed: list[SuiteRun] = []
+    monkeypatch.setattr(SuiteRun, "close", lambda self: closed.append(self))
+    settings = SuiteSettings(paths=(tmp_path,))
+    idle = SuiteSession(SimpleNamespace(), settings, None)  # type: ignore[arg-type]
+    idle.pytest_sessionfinish(None)  # type: ignore[arg-type]
+    assert closed == []
+    busy = SuiteSession(SimpleNamespace(), settings, None)  # type: ignore[arg-type]
+    run = busy.run
+    assert busy.run is run and run.settings == settings
+    busy.pytest_sessionfinish(None)  # type: ignore[arg-type]
+    assert closed == [run]

@@ -93,6 +93,8 @@ def make_engine(cfg: EngineConfig) -> wasmtime.Engine:
     return wasmtime.Engine(config)
 
 
+# Not functools.cache: it may run the function twice for one key when two threads miss at
+# once, and two Engines for one config would let a component meet a Store of the other.
 _ENGINES: dict[EngineConfig, wasmtime.Engine] = {}
 _LOCK = threading.Lock()
 

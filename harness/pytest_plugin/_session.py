@@ -13,6 +13,7 @@ import importlib.util
 import json
 import re
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +82,11 @@ class SuiteSession:
         self.report = RunReport()
         self.started = time.monotonic()
         self.written: list[Path] = []
-        self._run: SuiteRun | None = None
 
-    @property
+    @cached_property
     def run(self) -> SuiteRun:
-        if self._run is None:
-            self._run = SuiteRun(self.settings)
-        return self._run
+        """Built on first use: a run that checks no suite opens no host."""
+        return SuiteRun(self.settings)
 
     # ------------------------------------------------------------------ hooks
 
@@ -111,8 +110,8 @@ class SuiteSession:
                                         {}, report.nodeid))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self._run is not None:
-            self._run.close()
+        if "run" in self.__dict__:  # only a run that was built has something to close
+            self.run.close()
         if self.is_worker or self.report_dir is None or not self.report.records:
             return
         self.written = self.report.write(self.report_dir, tool_versions(), time.monotonic() - self.started)

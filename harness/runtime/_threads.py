@@ -159,6 +159,7 @@ def big_stacks() -> Iterator[None]:
             threading.stack_size(old)
 
 
+# Not functools.cache: two threads missing at once could each start a pool (one would leak).
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
