@@ -2,12 +2,17 @@
 
 1. host → extension: `host.function` / `host.call` vs wasmtime-py's stock `Func.__call__`
    (with and without `post_return`);                                     target ≥ 5×
+   and vs the floor, a bare ctypes `wasmtime_component_func_call` with the arguments lowered
+   once and the result read as an int;                                   target ≤ 1.3× the floor
 2. one cross-extension proxy hop (a guest loop calling the other extension N times) vs a naive
    proxy written with the stock API (`add_func` + stock call);           target ≥ 8×
+   and vs the floor, a raw C callback that only passes the arrays on;    target ≤ 1.5× the floor
 3. two CPU-bound calls on two extensions with `asyncio.gather` vs one after the other; target ≥ 1.6×
 4. throughput of 10,000 `acall`s spread over 8 extensions;
 5. a 5 MB `bytes` argument for a `list<u8>`: wasmtime-py's converter vs the bulk copy, and the
    whole call (which also holds wasmtime's own copy into the guest and the guest's pass over it).
+6. per-hop cost of a chain of extensions (each calls the next) at depth 2 and at depth 60: deep
+   chains take the checked path (stack budgets); target: depth 60 ≤ 1.3× depth 2.
 
 Rounds alternate between the contenders and the figures are medians: the machine is noisy.
 Run: `python benchmarks/bench_calls.py [--quick]`.
@@ -31,6 +36,7 @@ from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
 from harness import Host
+from harness.runtime._calls import _func_call, new_error
 from harness.runtime._fastpath import lower_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,12 +94,26 @@ def bench_host_calls(host: Host, n: int, rounds: int) -> None:
     def via_call() -> float:
         return per_call_us(lambda: host.call("calc", f"{CALC}#add", 1, 2), n)
 
-    s, sp, f, c = median_of(rounds, stock, stock_post_return, via_function, via_call)
+    bound = host.runtimes["calc"].funcs[f"{CALC}#add"]
+    arr = bound.lower((1, 2))
+    fref, fctx, slot, ref = bound._fref, bound._ctx, bound.result_slot, bound.result_ref
+
+    def raw() -> float:  # the floor: one ctypes call, arguments lowered once, the result read
+        def one() -> int:
+            if _func_call(fref, fctx, arr, 2, ref, 1):
+                raise RuntimeError("raw call failed")
+            return int(slot.of.u32)
+        return per_call_us(one, n)
+
+    s, sp, f, c, r = median_of(rounds, stock, stock_post_return, via_function, via_call, raw)
     print(f"[1] host → extension, {n} calls × {rounds} rounds (median µs per call)")
     print(f"    stock Func.__call__:                {s:7.2f}")
     print(f"    stock Func.__call__ + post_return:  {sp:7.2f}")
-    print(f"    host.function(...)(...):            {f:7.2f}   {s / f:5.1f}× faster than stock")
-    print(f"    host.call(...):                     {c:7.2f}   {s / c:5.1f}× faster than stock")
+    print(f"    floor: raw ctypes func_call:        {r:7.2f}")
+    print(f"    host.function(...)(...):            {f:7.2f}   {s / f:5.1f}× faster than stock, "
+          f"{f / r:4.2f}× the floor (target ≤ 1.3)")
+    print(f"    host.call(...):                     {c:7.2f}   {s / c:5.1f}× faster than stock, "
+          f"{c / r:4.2f}× the floor")
 
 
 def bench_proxy_hop(host: Host, hops: int, rounds: int) -> None:
@@ -111,6 +131,10 @@ def bench_proxy_hop(host: Host, hops: int, rounds: int) -> None:
     naive_sum = stock_func(cstore, cinst, "test:twice/lib@1.0.0", "sum-to")
     assert naive_sum(cstore, 100) == 5050
 
+    raw_sum = raw_passthrough(engine, HOST_WAT, padd, pstore)
+    cstore_raw = raw_sum.store
+    assert raw_sum(cstore_raw, 100) == 5050
+
     ours = host.function("twice", "sum-to")
     assert ours(100) == 5050
 
@@ -122,10 +146,51 @@ def bench_proxy_hop(host: Host, hops: int, rounds: int) -> None:
         t2 = time.perf_counter()
         return ((t1 - t0) - (t2 - t1)) / hops * 1e6
 
-    naive, fast = median_of(rounds, lambda: hop_cost(lambda k: naive_sum(cstore, k)), lambda: hop_cost(ours))
+    naive, fast, floor = median_of(rounds, lambda: hop_cost(lambda k: naive_sum(cstore, k)), lambda: hop_cost(ours),
+                                   lambda: hop_cost(lambda k: raw_sum(cstore_raw, k)))
     print(f"[2] cross-extension proxy hop, guest loop of {hops} calls × {rounds} rounds (median µs per hop)")
     print(f"    naive proxy (add_func + stock call): {naive:7.2f}")
-    print(f"    ext-harness raw proxy:               {fast:7.2f}   {naive / fast:5.1f}× faster")
+    print(f"    floor: raw pass-through callback:    {floor:7.2f}")
+    print(f"    ext-harness raw proxy:               {fast:7.2f}   {naive / fast:5.1f}× faster, "
+          f"{fast / floor:4.2f}× the floor (target ≤ 1.5)")
+
+
+_KEEP: list[Any] = []  # callbacks and buffers the C side points at, alive until exit
+
+
+def raw_passthrough(engine: wasmtime.Engine, wat: Path, padd: wc.Func, pstore: wasmtime.Store) -> Any:
+    """`twice.sum-to` whose `add` import is a bare C callback handing the arrays to calc's `add`:
+    what any proxy costs at least (no lock, no frame, no budget, no error handling)."""
+    fref, fctx = ctypes.byref(padd._func), pstore._context()
+
+    @ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
+    def forward(_data: Any, _context: Any, _ty: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
+        if _func_call(fref, fctx, args, nargs, results, nresults):
+            return new_error("raw call failed")
+        return 0
+
+    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
+    def finalize(_data: Any) -> None:
+        return None
+
+    _KEEP.extend((forward, finalize))
+    linker = wc.Linker(engine)
+    with linker.root() as root, root.add_instance("test:calc/lib@1.0.0") as li:
+        for name in ("add", "boom", "spin"):
+            raw = name.encode()
+            buf = ctypes.create_string_buffer(raw)
+            _KEEP.append(buf)
+            err = ffi.wasmtime_component_linker_instance_add_func(li.ptr(), buf, len(raw), forward, None, finalize)
+            assert not err
+    store = wasmtime.Store(engine)
+    inst = linker.instantiate(store, wc.Component(engine, wasmtime.wat2wasm((wat / "twice.wat").read_text())))
+    func = stock_func(store, inst, "test:twice/lib@1.0.0", "sum-to")
+
+    def call(s: wasmtime.Store, k: int) -> Any:
+        return func(s, k)
+
+    call.store = store  # type: ignore[attr-defined]
+    return call
 
 
 def bench_parallel(host: Host, burn: int, rounds: int) -> None:
@@ -189,6 +254,60 @@ def bench_bytes(host: Host, size: int, rounds: int) -> None:
     print(f"    whole host.call (bulk lowering):     {call:8.3f}")
 
 
+def _chain_wat(k: int, last: bool) -> str:
+    """Extension k: `down(n)` calls extension k+1's `down(n)` (the last returns n)."""
+    if last:
+        return f"""(component
+  (core module $m (func (export "down") (param i32) (result i32) (local.get 0)))
+  (core instance $i (instantiate $m))
+  (func $d (param "n" u32) (result u32) (canon lift (core func $i "down")))
+  (instance $out (export "down" (func $d)))
+  (export "test:chain{k}/lib@1.0.0" (instance $out)))
+"""
+    return f"""(component
+  (import "test:chain{k + 1}/lib@1.0.0" (instance $next (export "down" (func (param "n" u32) (result u32)))))
+  (core func $down (canon lower (func $next "down")))
+  (core module $m
+    (import "next" "down" (func $next (param i32) (result i32)))
+    (func (export "down") (param i32) (result i32) (call $next (local.get 0))))
+  (core instance $i (instantiate $m (with "next" (instance (export "down" (func $down))))))
+  (func $d (param "n" u32) (result u32) (canon lift (core func $i "down")))
+  (instance $out (export "down" (func $d)))
+  (export "test:chain{k}/lib@1.0.0" (instance $out)))
+"""
+
+
+def bench_depth(tmp: Path, depths: tuple[int, ...], n: int, rounds: int) -> None:
+    """Per-hop cost of a chain of `d` extensions: (a call through all d minus the call into the
+    last alone) / (d - 1), so the host → extension entry is not counted."""
+    calls: dict[int, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+    hosts: list[Host] = []
+    for d in depths:
+        folder = tmp / f"chain{d}"
+        folder.mkdir()
+        for k in range(d):
+            (folder / f"chain{k}.wat").write_text(_chain_wat(k, k == d - 1))
+        host = Host.load(folder, cache_dir=str(tmp / ".cache"), timeout_ms=60_000)
+        hosts.append(host)
+        assert not host.errors, host.errors
+        calls[d] = (host.function("chain0", "down"), host.function(f"chain{d - 1}", "down"))
+        assert calls[d][0](7) == 7
+
+    def per_hop(d: int) -> Callable[[], float]:
+        whole, last = calls[d]
+        return lambda: (per_call_us(lambda: whole(1), n) - per_call_us(lambda: last(1), n)) / (d - 1)
+
+    try:
+        figures = median_of(rounds, *(per_hop(d) for d in depths))
+    finally:
+        for host in hosts:
+            host.close()
+    print(f"[6] chain of extensions, {n} calls × {rounds} rounds (median µs per hop)")
+    for d, f in zip(depths, figures, strict=True):
+        print(f"    depth {d:3}:  {f:7.2f}   {f / figures[0]:4.2f}× depth {depths[0]}")
+    print("    target: the deepest ≤ 1.3× the shallowest")
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     n, rounds = (2_000, 3) if quick else (20_000, 7)
@@ -214,6 +333,7 @@ def main() -> None:
             bench_parallel(host, 20_000_000 if quick else 100_000_000, rounds)
             bench_throughput(host, ["calc", "calc2", *extra], 10_000, 3 if quick else 5)
             bench_bytes(host, 5 * 2**20, 3 if quick else 7)
+        bench_depth(folder, (2, 16, 30, 60), 500 if quick else 2_000, rounds)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from ctypes import byref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wasmtime import _bindings as _raw
 from wasmtime import _ffi as ffi
@@ -41,9 +41,6 @@ from ..model._errors import (
 from ..model._witypes import ValueType
 from ._fastpath import ArgumentProblem, compile_lift, compile_lower, free_vals
 from ._values import describe_misfit, int_checker
-
-if TYPE_CHECKING:
-    from ._extension import ExtensionRuntime
 
 __all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_context", "error_text",
            "forget_stock_exception", "stock_failure"]
@@ -76,16 +73,16 @@ def new_error(message: str) -> int:
     return ctypes.cast(ptr, ctypes.c_void_p).value or 0
 
 
-# One extension entered on this thread: (extension, function, runtime). A tuple, not a
-# dataclass: one is built on every call and every proxy hop.
-Frame = tuple[str, str, "ExtensionRuntime"]
+# One extension entered on this thread: (extension, function). A tuple, not a dataclass:
+# one is built on every call and every proxy hop.
+Frame = tuple[str, str]
 
 
 @dataclass(slots=True)
 class CallContext:
     """Per-thread call state: the chain of frames and the first failure recorded in it."""
 
-    frames: list[Frame] = field(default_factory=list)  # type: ignore[valid-type]
+    frames: list[Frame] = field(default_factory=list)
     pending: CallError | None = None
     thread_id: int = field(default_factory=threading.get_ident)
     deadline: float | None = None  # time.monotonic() after which the running guest is stopped
@@ -98,6 +95,8 @@ class CallContext:
     outer_room: int = -1
     stack_lo: int = 0
     prepared: bool = False
+    # Python recursion levels known to be free for the hop running now (see _gate.py); 0: unknown
+    levels: int = 0
     interrupt: tuple[int, Any] | None = None  # a SIGINT recorded while a guest ran (signum, frame)
 
     @property
@@ -105,7 +104,7 @@ class CallContext:
         return self.cancel is not None and self.cancel.is_set()
 
     def chain(self) -> list[str]:
-        return [f"{ext}:{func}" for ext, func, _ in self.frames]
+        return [f"{ext}:{func}" for ext, func in self.frames]
 
 
 _local = threading.local()
@@ -192,27 +191,6 @@ def classify_error(text: str, *, extension: str, function: str, chain: list[str]
     return TrapError(f"{extension}: {function} trapped: {first}", **kwargs)
 
 
-def note_nested_fault(rt: ExtensionRuntime, key: str, ctx: CallContext, failure: CallError) -> CallError:
-    """A fault in a re-entered Store poisons the Store its outer frames still run in: when a
-    host function catches that error and returns into the guest anyway, wasmtime reports only
-    "BUG: current thread is not a host thread". Remember the nested fault; report it instead."""
-    if rt.depth > 1:
-        rt.nested_fault = failure
-        return failure
-    nested = rt.nested_fault
-    if nested is None or not isinstance(failure, TrapError) or nested is failure:
-        return failure
-    rt.nested_fault = None
-    why = nested.details.get("reason") or nested.message
-    err = type(nested)(
-        f"{rt.name}: {key} cannot go on: a nested call into {rt.name} ({nested.function}) failed earlier in this "
-        f"call ({nested.code}: {why}), which lost {rt.name}'s state, and the host function that made it "
-        "returned into the guest anyway", extension=rt.name, function=key, chain=ctx.chain(), frames=nested.frames,
-        details={**nested.details, "nested": nested.function, "wasmtime": failure.details.get("reason")})
-    err.__cause__ = nested
-    return err
-
-
 class BoundFunc:
     """A component function bound to the Store it belongs to, with its types resolved once."""
 
@@ -231,14 +209,12 @@ class BoundFunc:
         "result_ref",
         "result_slot",
         "result_type",
-        "runtime",
         "store",
     )
 
-    def __init__(self, runtime: ExtensionRuntime, store: Any, func: Any, name: str) -> None:
+    def __init__(self, extension: str, store: Any, func: Any, name: str) -> None:
         fty = func.type(store)
-        self.runtime = runtime
-        self.extension = runtime.name
+        self.extension = extension
         self.store = store
         self.func = func
         self.name = name

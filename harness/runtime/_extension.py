@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -25,10 +25,17 @@ from ..model._witypes import FuncT, InstanceT
 from ._calls import BoundFunc, CallContext, new_error
 from ._workers import Lane
 
-if TYPE_CHECKING:
-    from ._host import Host
+__all__ = ["ExtensionRuntime", "Owner", "RuntimeLimits"]
 
-__all__ = ["ExtensionRuntime", "RuntimeLimits"]
+
+class Owner(Protocol):
+    """What a runtime needs from the host it belongs to (the host's `Gate` provides it)."""
+
+    engine: wasmtime.Engine
+    engine_config: Any
+    closed: bool
+
+    def record(self, kind: str, extension: str, message: str) -> None: ...
 
 _EPOCH_CB = ctypes.CFUNCTYPE(
     ctypes.c_size_t, ctypes.POINTER(ffi.wasmtime_context_t), ctypes.c_void_p,
@@ -65,9 +72,9 @@ def _no_finalize(_data: Any) -> None:
 class ExtensionRuntime:
     """The live state of one extension inside a `Host`."""
 
-    def __init__(self, host: Host, analysed: Analysed, linker: wc.Linker, limits: RuntimeLimits,
+    def __init__(self, owner: Owner, analysed: Analysed, linker: wc.Linker, limits: RuntimeLimits,
                  wasi_factory: Callable[[], wasmtime.WasiConfig] | None) -> None:
-        self.host = host
+        self._owner = owner
         self.analysed = analysed
         self.name = analysed.name
         self.linker = linker
@@ -145,7 +152,7 @@ class ExtensionRuntime:
 
     def instantiate(self) -> None:
         """A fresh Store and instance; every bound function is rebuilt with it."""
-        engine = self.host.engine
+        engine = self._owner.engine
         store = wasmtime.Store(engine)
         lim = self.limits
         # Always set, defaults included: one extension must not take the memory, or the address
@@ -153,10 +160,10 @@ class ExtensionRuntime:
         store.set_limits(**lim.store_limits())
         if self._wasi_factory is not None:
             store.set_wasi(self._wasi_factory())
-        if self.host.engine_config.epoch_interruption:
+        if self._owner.engine_config.epoch_interruption:
             ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _on_epoch, self.id, _no_finalize)
             store.set_epoch_deadline(1)
-        if self.host.engine_config.consume_fuel:
+        if self._owner.engine_config.consume_fuel:
             store.set_fuel(lim.fuel if lim.fuel is not None else 2**62)
         # Core start functions run here; the caller sets `start_deadline` (the host's load and
         # restart do), or a looping one would hang for good.
@@ -171,7 +178,7 @@ class ExtensionRuntime:
                 idx = instance.get_export_index(store, fname)
             func = instance.get_func(store, idx) if idx is not None else None
             if func is not None:
-                funcs[key] = BoundFunc(self, store, func, key)
+                funcs[key] = BoundFunc(self.name, store, func, key)
         self.store = store
         self.funcs = funcs
         self.faulted = None
@@ -182,7 +189,7 @@ class ExtensionRuntime:
         """The Store is poisoned: drop it; the next call instantiates again."""
         if self.faulted is None:
             self.faulted = reason
-            self.host._record("fault", self.name, reason)
+            self._owner.record("fault", self.name, reason)
         self.funcs = {}
         self.store = None
 
@@ -191,7 +198,7 @@ class ExtensionRuntime:
         start = self.start_deadline
         if ctx is None and start is None:
             return None
-        if self.host._closed:
+        if self._owner.closed:
             return "closed"
         now = time.monotonic()
         if ctx is not None:

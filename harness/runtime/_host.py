@@ -16,7 +16,6 @@ import difflib
 import itertools
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -31,13 +30,10 @@ from ..model._diagnostics import Diagnostic, sort_diagnostics
 from ..model._errors import (
     CallError,
     CallTimeoutError,
-    DeadlockError,
     ExtensionFaultedError,
     HostClosedError,
     LoadError,
     NoSuchFunctionError,
-    ReentrancyError,
-    TrapError,
     UsageError,
 )
 from ..model._hostconfig import HostConfig, HostEvent, LogRecord, TraceEvent
@@ -47,7 +43,6 @@ from ..model._witypes import InstanceT
 from ..pipeline._sandbox import CapabilityDeniedError, open_preopen, plan_preopens, preopen_path, protected_files
 from ..pipeline._serves import HOST_API, host_interface_for, served_interfaces
 from ._calls import (
-    BoundFunc,
     CallContext,
     _func_call,
     _reason_of,
@@ -55,14 +50,14 @@ from ._calls import (
     current_context,
     error_text,
     forget_stock_exception,
-    note_nested_fault,
     stock_failure,
     wrap_host_function,
 )
 from ._extension import ExtensionRuntime, RuntimeLimits
 from ._fastpath import ArgumentProblem
-from ._proxy import FAST_DEPTH, PROXIES, Proxy, proxy_callback, proxy_finalize, register
-from ._threads import HOP_MARGIN, big_stack_pool, deliver_interrupt, prepare_thread, stack_pointer
+from ._gate import Gate, note_nested_fault
+from ._proxy import PROXIES, Proxy, proxy_callback, proxy_finalize, register
+from ._threads import big_stack_pool, deliver_interrupt, prepare_thread
 
 if TYPE_CHECKING:
     from ._commands import CommandRegistry
@@ -74,25 +69,7 @@ _monotonic = time.monotonic
 
 _LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
            "warn": logging.WARNING, "error": logging.ERROR}
-_STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
 _CLOSE_GRACE = 5.0  # seconds `close()` waits for running calls to stop
-
-
-def _probe(k: int) -> int:
-    return k if k <= 0 else _probe(k - 1)
-
-
-def _has_stack_room(levels: int = _STACK_HEADROOM) -> bool:
-    """Whether `levels` more calls fit under Python's recursion limit.
-
-    Counting frames is not enough: calls made from C (ctypes callbacks, object
-    construction in wasmtime-py) use the same budget, so it is probed directly.
-    """
-    try:
-        _probe(levels)
-    except RecursionError:
-        return False
-    return True
 
 
 def _check_timeout(timeout: float | None) -> None:
@@ -126,17 +103,14 @@ class Host:
         self._seq = itertools.count()
         self._link_diags: list[Diagnostic] = []
         self._status: dict[str, Status] = dict(self.resolution.status)
-        self._graph = threading.Lock()
-        self._waiting: dict[int, tuple[ExtensionRuntime, CallContext, str]] = {}
         self._proxy_keys: list[int] = []  # this host's entries in `PROXIES`, dropped on close
-        self._closed = False
         # (extension, name as the caller spelt it) → (runtime, canonical key); a runtime outlives
         # its restarts, so an entry stays right for the host's lifetime
         self._names: dict[tuple[str, str], tuple[ExtensionRuntime, str]] = {}
-        self._max_depth = config.max_depth
-        self._fuel = bool(self.engine_config.consume_fuel)
-        # native stack a thread must have left to enter one more extension (see _threads.py)
-        self._stack_need: int = self.engine_config.max_wasm_stack + HOP_MARGIN
+        # enter/leave, stack budgets, the wait-for graph; the runtimes' owner
+        self._gate = Gate(self.engine, self.engine_config, max_depth=config.max_depth,
+                          reentrancy=config.reentrancy, restart=self._restart, record=self._record,
+                          closed_error=_closed_error)
         self._stop_ticker = threading.Event()
         self._ticker: threading.Thread | None = None
         if self.engine_config.epoch_interruption:
@@ -178,9 +152,9 @@ class Host:
         epoch tick (their callers get a `timeout` error saying the host was closed), queued
         async calls fail with `host-closed`. Waits up to `_CLOSE_GRACE` seconds for
         running calls; a call stuck inside a Python host function is not waited for longer."""
-        if self._closed:
+        if self._gate.closed:
             return
-        self._closed = True  # seen by `interrupt_reason`, `_live_function` and `_run_async`
+        self._gate.closed = True  # seen by `interrupt_reason`, `Gate.live_function` and `_run_async`
         for rt in self.runtimes.values():
             rt.stop_worker()
         give_up = time.monotonic() + _CLOSE_GRACE
@@ -254,7 +228,7 @@ class Host:
         ctx = current_context()
         if not ctx.prepared:
             prepare_thread(ctx)
-        if ctx.outer_room < self._stack_need:  # start functions and init run guest code: not on a tiny stack
+        if ctx.outer_room < self._gate.stack_need:  # start functions and init run guest code: not on a tiny stack
             big_stack_pool()(self._link_all).result()
             return
         by_name: dict[str, Analysed] = {a.name: a for a in self.inspection.analysed}
@@ -303,11 +277,11 @@ class Host:
         """Instantiate as if called: core start functions run under the extension's time limit
         (which also bounds the calls they make into providers), budgeted on the native stack,
         with Ctrl-C deferred like in a call."""
-        ctx.frames.append((rt.name, "instantiate", rt))
+        ctx.frames.append((rt.name, "instantiate"))
         rt.active = ctx
         ctx.deadline = rt.start_deadline = _monotonic() + rt.timeout_s if rt.timeout_s else None
         room = ctx.room
-        ctx.room = room - self._stack_need
+        ctx.room = room - self._gate.stack_need
         try:
             rt.instantiate()
         finally:
@@ -330,7 +304,7 @@ class Host:
         if needs_wasi:
             linker.add_wasip2()
             wasi_factory = self._wasi_factory(a)
-        rt = ExtensionRuntime(self, a, linker, limits, wasi_factory)
+        rt = ExtensionRuntime(self._gate, a, linker, limits, wasi_factory)
         links = {link.import_name: link for link in self.resolution.links_of(a.name)}
         try:
             with linker.root() as root:
@@ -394,7 +368,7 @@ class Host:
         assert isinstance(item, InstanceT)
         with root.add_instance(import_name) as inst:
             for fname, _ in item.funcs():
-                pid = register(Proxy(self, consumer, provider, f"{export_name}#{fname}"))
+                pid = register(Proxy(self._gate, consumer, provider, f"{export_name}#{fname}"))
                 self._proxy_keys.append(pid)
                 raw = fname.encode("utf-8")
                 err = ffi.wasmtime_component_linker_instance_add_func(
@@ -478,95 +452,10 @@ class Host:
         result = bound.lift(bound.result_slot)
         return result if isinstance(result, str) else None
 
-    # ------------------------------------------------------------------ locking
-
-    def _enter(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
-        """Take `rt` for this thread: refuse re-entry and deadlocks instead of hanging.
-
-        The uncontended case and the matching release are written inline in `_invoke` and
-        `Proxy.forward` (the hot paths); this is the checked path they fall back to."""
-        me = ctx.thread_id
-        depth = len(ctx.frames)
-        if depth >= self.config.max_depth:
-            raise ReentrancyError(
-                f"call depth {depth} reached the cap ({self.config.max_depth}) calling {rt.name}:{label}",
-                extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
-        if depth >= FAST_DEPTH and not _has_stack_room():
-            # Hops through Python host functions cost many frames each; running out inside a
-            # ctypes callback would be swallowed and misreported, so refuse the hop here.
-            raise ReentrancyError(
-                f"call depth {depth} calling {rt.name}:{label} would exceed Python's recursion limit "
-                f"({sys.getrecursionlimit()}); the chain is too deep for the host functions it passes through",
-                extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
-        if rt.owner == me:
-            if not self.config.reentrancy:
-                raise ReentrancyError(
-                    f"{rt.name} is already running on this call chain; re-entering it is refused",
-                    extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
-            rt.lock.acquire()
-            rt.depth += 1
-        else:
-            if not rt.lock.acquire(blocking=False):
-                self._wait_for(rt, ctx, label)
-            rt.owner = me
-            rt.depth = 1
-            rt.active = ctx
-        ctx.frames.append((rt.name, label, rt))
-
-    def _wait_for(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
-        me = ctx.thread_id
-        with self._graph:
-            self._waiting[me] = (rt, ctx, label)
-        try:
-            while True:
-                if rt.lock.acquire(timeout=0.02):
-                    return
-                with self._graph:
-                    other = self._cycle_through(me, rt)
-                if other is not None:
-                    theirs = other.chain() if other.frames else []
-                    mine = [*ctx.chain(), f"{rt.name}:{label}"]
-                    raise DeadlockError(
-                        f"deadlock: this thread ({' → '.join(mine)}) waits for {rt.name}, which is held "
-                        f"by a thread waiting for an extension this one holds ({' → '.join(theirs)})",
-                        extension=rt.name, function=label, chain=mine,
-                        details={"other_chain": theirs})
-                if ctx.cancelled or ctx.interrupt is not None or (ctx.deadline is not None
-                                                                  and time.monotonic() >= ctx.deadline):
-                    why = "cancelled" if ctx.cancelled else "interrupted" if ctx.interrupt else "timed out"
-                    raise CallTimeoutError(f"{rt.name}: {label} {why} waiting for {rt.name} to be free "
-                                           f"(another thread is calling it)",
-                                           extension=rt.name, function=label,
-                                           chain=[*ctx.chain(), f"{rt.name}:{label}"])
-        finally:
-            with self._graph:
-                self._waiting.pop(me, None)
-
-    def _cycle_through(self, me: int, rt: ExtensionRuntime) -> CallContext | None:
-        """If the owner of `rt` waits (transitively) for something `me` holds, that owner's context.
-
-        Every thread of a cycle sees it; only one (the highest thread id) is reported, so the
-        others go on once it gives up instead of all failing at once."""
-        owner = rt.owner
-        seen: set[int] = set()
-        first: CallContext | None = None
-        while owner is not None and owner not in seen:
-            seen.add(owner)
-            entry = self._waiting.get(owner)
-            if entry is None:
-                return None
-            if first is None:
-                first = entry[1]
-            nxt = entry[0].owner
-            if nxt == me:
-                return first if me > max(seen) else None
-            owner = nxt
-        return None
-
     # ------------------------------------------------------------------ calls
 
     def _runtime(self, extension: str, function: str) -> ExtensionRuntime:
-        if self._closed:
+        if self._gate.closed:
             raise _closed_error(extension, function)
         rt = self.runtimes.get(extension)
         if rt is None:
@@ -594,20 +483,6 @@ class Host:
                 + (f"; did you mean {', '.join(near)}?" if near else f"; it exports: {', '.join(keys)}"),
                 extension=rt.name, function=function)
         return key
-
-    def _live_function(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> BoundFunc:
-        """The bound function of `key`, instantiating `rt` again first if it faulted."""
-        if self._closed:
-            raise _closed_error(rt.name, key)
-        if rt.store is None:
-            self._restart(rt, ctx, key)
-        bound = rt.funcs.get(key)
-        if bound is None:
-            raise NoSuchFunctionError(f"{rt.name} exports no function {key!r}", extension=rt.name,
-                                      function=key, chain=ctx.chain())
-        if self.engine_config.consume_fuel and rt.limits.fuel is not None and rt.store is not None:
-            rt.store.set_fuel(rt.limits.fuel)
-        return bound
 
     def _restart(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> None:
         reason = rt.faulted or "not instantiated"
@@ -666,36 +541,30 @@ class Host:
         outer = not frames
         if outer:  # nested calls run under the outermost call's deadline and cancellation
             room = ctx.outer_room
-            if room < self._stack_need:  # this thread's stack not measured yet, or too small
+            if room < self._gate.stack_need:  # this thread's stack not measured yet, or too small
                 if not ctx.prepared:
                     prepare_thread(ctx)
                 room = ctx.outer_room
-                if room < self._stack_need:
+                if room < self._gate.stack_need:
                     return self._invoke_on_big_stack(rt, key, args, timeout, cancel)
             ctx.pending = None
             limit = timeout if timeout is not None else rt.timeout_s
             ctx.deadline = _monotonic() + limit if limit else None  # waiting for the lock counts
             ctx.cancel = cancel
+            ctx.room = room
         else:
             room = ctx.room
-        if rt.owner != ctx.thread_id and len(frames) < FAST_DEPTH and rt.lock.acquire(False):
-            rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
-            rt.depth = 1
-            rt.active = ctx
-            frames.append((rt.name, key, rt))
-        else:
-            try:
-                self._enter(rt, ctx, key)
-            except BaseException:
-                if outer:
-                    ctx.deadline = ctx.cancel = None
-                raise
+        gate = self._gate
+        levels = ctx.levels
+        ctx.levels = 0  # Python code (a host function, or the caller's) ran since the last hop: not budgeted
         try:
-            need = self._stack_need
-            ctx.room = (room if room >= need else self._stack_room(rt, ctx, key)) - need
-            bound = rt.funcs.get(key) if rt.store is not None and not self._fuel else None
-            if bound is None:
-                bound = self._live_function(rt, ctx, key)
+            bound = gate.enter(rt, ctx, key)
+        except BaseException:
+            ctx.levels = levels
+            if outer:
+                ctx.deadline = ctx.cancel = None
+            raise
+        try:
             if len(args) != bound.nparams:
                 bound.lower_args(args)  # raises the bad-arguments error
             lowering = _monotonic() if bound.needs_free else 0.0  # compound values can take a while
@@ -725,36 +594,11 @@ class Host:
                 raise failure
             return None if lift is None else lift(bound.result_slot)
         finally:
-            ctx.room = room
+            gate.leave(rt, ctx, room, levels)
             if outer:
                 ctx.deadline = ctx.cancel = None
-            frames.pop()
-            rt.depth -= 1
-            if rt.depth == 0:
-                rt.owner = None
-                rt.active = None
-            rt.lock.release()
             if outer and ctx.interrupt is not None:  # Ctrl-C arrived while the guest ran
                 deliver_interrupt(ctx)
-
-    def _stack_room(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> int:
-        """The stack really left, measured when the estimate says there is no room for entering
-        `rt`; refuses the hop if there is none. A Store entered again keeps the budget it got
-        first, so re-entering one needs only the host frames of a hop."""
-        sp = stack_pointer()
-        if not sp:  # pragma: no cover - cannot measure here
-            return self._stack_need
-        needed = HOP_MARGIN if rt.depth > 1 else self._stack_need
-        left = sp - ctx.stack_lo
-        if left < needed:
-            chain = ctx.chain()
-            raise TrapError(
-                f"{rt.name}: {key} not entered: call stack exhausted: {left // 1024} KiB of native stack are "
-                f"left on this thread after {len(chain) - 1} extension call(s), entering {rt.name} needs "
-                f"{needed // 1024} KiB (its max_wasm_stack plus {HOP_MARGIN // 1024} KiB for host frames)",
-                extension=rt.name, function=key, chain=chain,
-                details={"reason": "call stack exhausted", "stack_left": left, "stack_needed": needed})
-        return left
 
     def _invoke_on_big_stack(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None,
                              cancel: threading.Event | None) -> Any:
@@ -788,7 +632,7 @@ class Host:
         if timeout is not None:
             _check_timeout(timeout)
         found = self._names.get((extension, function))
-        if found is None or self._closed:
+        if found is None or self._gate.closed:
             rt = self._runtime(extension, function)
             found = self._names[(extension, function)] = (rt, self._resolve_key(rt, function))
         return self._invoke(found[0], found[1], args, timeout)
@@ -834,7 +678,7 @@ class Host:
 
     def _run_async(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], deadline: float | None,
                    cancel: threading.Event) -> Any:
-        if self._closed:
+        if self._gate.closed:
             raise _closed_error(rt.name, key)
         if cancel.is_set():
             raise CallTimeoutError(f"{rt.name}: {key} was cancelled before it started",

@@ -15,24 +15,22 @@ from typing import TYPE_CHECKING, Any
 from wasmtime import _ffi as ffi
 
 from ..model._errors import CallError, ExtensionFaultedError
-from ._calls import classify_error, current_context, error_text, new_error, note_nested_fault, stock_failure
+from ._calls import classify_error, current_context, error_text, new_error, stock_failure
+from ._gate import Gate, note_nested_fault
 
 if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
-    from ._host import Host
 
-__all__ = ["FAST_DEPTH", "PROXIES", "Proxy", "proxy_callback", "proxy_finalize", "register"]
-
-FAST_DEPTH = 16  # deeper chains take the checked path, which also measures Python's stack
+__all__ = ["PROXIES", "Proxy", "proxy_callback", "proxy_finalize", "register"]
 
 
 class Proxy:
     """One imported function of a consumer, forwarding to the provider's export."""
 
-    __slots__ = ("consumer", "host", "key", "label", "provider")
+    __slots__ = ("consumer", "gate", "key", "label", "provider")
 
-    def __init__(self, host: Host, consumer: str, provider: ExtensionRuntime, key: str) -> None:
-        self.host = host
+    def __init__(self, gate: Gate, consumer: str, provider: ExtensionRuntime, key: str) -> None:
+        self.gate = gate
         self.consumer = consumer
         self.provider = provider
         self.key = key
@@ -40,29 +38,15 @@ class Proxy:
 
     def forward(self, args: Any, nargs: int, results: Any, nresults: int) -> int:
         """Hand the caller's C arrays to the provider's function; never raises into C."""
-        host = self.host
+        gate = self.gate
         ctx = current_context()
         rt = self.provider
-        frames = ctx.frames
+        room, levels = ctx.room, ctx.levels
         try:
-            if rt.owner != ctx.thread_id and len(frames) < FAST_DEPTH and rt.lock.acquire(False):
-                rt.owner = ctx.thread_id
-                rt.depth = 1
-                rt.active = ctx
-                frames.append((rt.name, self.key, rt))
-            else:
-                host._enter(rt, ctx, self.key)
-        except CallError as e:
-            if ctx.pending is None:
-                ctx.pending = e
-            return new_error(str(e))
-        room = ctx.room
+            bound = gate.enter(rt, ctx, self.key)
+        except BaseException as e:  # never into C
+            return self._failed(rt, ctx, e)
         try:
-            need = host._stack_need  # the estimate is enough: a few integer ops; else measure
-            ctx.room = (room if room >= need else host._stack_room(rt, ctx, self.key)) - need
-            bound = rt.funcs.get(self.key) if rt.store is not None and not host._fuel else None
-            if bound is None:
-                bound = host._live_function(rt, ctx, self.key)
             err = bound.raw_call(args, nargs, results, nresults)
             if err:
                 text = error_text(err)
@@ -76,25 +60,23 @@ class Proxy:
                 rt.mark_faulted(ctx.pending.code)
                 return new_error(text)
             return 0
-        except CallError as e:
+        except BaseException as e:  # never into C
+            return self._failed(rt, ctx, e)
+        finally:
+            gate.leave(rt, ctx, room, levels)
+
+    def _failed(self, rt: ExtensionRuntime, ctx: Any, e: BaseException) -> int:
+        """Record `e` as the chain's failure (unless one is recorded already); the C error to return."""
+        if isinstance(e, CallError):
             if ctx.pending is None:
                 ctx.pending = e
             return new_error(str(e))
-        except BaseException as e:  # never into C
-            if ctx.pending is None:
-                err2 = ExtensionFaultedError(f"{rt.name}: proxy failed: {e!r}", extension=rt.name,
-                                             function=self.key, chain=ctx.chain())
-                err2.__cause__ = e
-                ctx.pending = err2
-            return new_error(f"ext-harness: proxy failed: {e!r}")
-        finally:
-            ctx.room = room
-            frames.pop()
-            rt.depth -= 1
-            if rt.depth == 0:
-                rt.owner = None
-                rt.active = None
-            rt.lock.release()
+        if ctx.pending is None:
+            err = ExtensionFaultedError(f"{rt.name}: proxy failed: {e!r}", extension=rt.name,
+                                        function=self.key, chain=ctx.chain())
+            err.__cause__ = e
+            ctx.pending = err
+        return new_error(f"ext-harness: proxy failed: {e!r}")
 
 
 PROXIES: dict[int, Proxy] = {}

@@ -1,0 +1,280 @@
+"""The gate: the one enter/leave protocol of a guest call, for direct calls and proxies alike.
+
+Entering an extension takes its lock for this thread (refusing re-entry, the depth cap and
+deadlocks instead of hanging: the wait-for graph lives here), budgets the native stack and
+Python's recursion, and finds the live bound function (restarting a faulted extension).
+`Host._invoke` (Python → guest) and `Proxy.forward` (guest → guest) both call `enter` and
+`leave`, so the rules cannot drift apart between the two.
+
+Two stack budgets are kept per thread in the `CallContext`, both as conservative estimates
+that are measured only when they run out:
+- native stack (`room`): each hop lowers it by the Store's wasm stack plus `HOP_MARGIN`;
+- Python recursion (`levels`): past `FAST_DEPTH` hops, a hop through Python host code could
+  run out of Python's recursion limit inside a ctypes callback (swallowed and misreported),
+  so the room is probed once when a chain crosses that depth, then lowered by `HOP_LEVELS`
+  per proxy hop (a raw C callback: bounded cost). A hop made by Python host code
+  (`Host._invoke` inside a chain) costs an unknown number of frames, so it probes again.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..model._errors import (
+    CallError,
+    CallTimeoutError,
+    DeadlockError,
+    NoSuchFunctionError,
+    ReentrancyError,
+    TrapError,
+)
+from ._calls import BoundFunc, CallContext
+from ._threads import HOP_MARGIN, stack_pointer
+
+if TYPE_CHECKING:
+    from ._extension import ExtensionRuntime
+
+__all__ = ["FAST_DEPTH", "HOP_LEVELS", "Gate", "has_levels", "note_nested_fault"]
+
+FAST_DEPTH = 16  # hops below this depth do not budget Python's recursion
+STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
+HOP_LEVELS = 6  # recursion one proxy hop uses (4 measured on 3.11, tests/test_gate.py), with a margin
+
+Restart = Callable[["ExtensionRuntime", CallContext, str], None]
+Record = Callable[[str, str, str], None]
+Refusal = Callable[[str, str], CallError]  # (extension, function) → the error a closed host raises
+
+
+def _probe(k: int) -> int:
+    return k if k <= 0 else _probe(k - 1)
+
+
+def has_levels(levels: int) -> bool:
+    """Whether `levels` more calls fit under Python's recursion limit.
+
+    Counting frames is not enough: calls made from C (ctypes callbacks, object
+    construction in wasmtime-py) use the same budget, so it is probed directly.
+    """
+    try:
+        _probe(levels)
+    except RecursionError:
+        return False
+    return True
+
+
+def note_nested_fault(rt: ExtensionRuntime, key: str, ctx: CallContext, failure: CallError) -> CallError:
+    """A fault in a re-entered Store poisons the Store its outer frames still run in: when a
+    host function catches that error and returns into the guest anyway, wasmtime reports only
+    "BUG: current thread is not a host thread". Remember the nested fault; report it instead."""
+    if rt.depth > 1:
+        rt.nested_fault = failure
+        return failure
+    nested = rt.nested_fault
+    if nested is None or not isinstance(failure, TrapError) or nested is failure:
+        return failure
+    rt.nested_fault = None
+    why = nested.details.get("reason") or nested.message
+    err = type(nested)(
+        f"{rt.name}: {key} cannot go on: a nested call into {rt.name} ({nested.function}) failed earlier in this "
+        f"call ({nested.code}: {why}), which lost {rt.name}'s state, and the host function that made it "
+        "returned into the guest anyway", extension=rt.name, function=key, chain=ctx.chain(), frames=nested.frames,
+        details={**nested.details, "nested": nested.function, "wasmtime": failure.details.get("reason")})
+    err.__cause__ = nested
+    return err
+
+
+class Gate:
+    """What every call into a host's extensions goes through; also the owner its runtimes
+    report to (`ExtensionRuntime`'s `Owner`: engine, config, closed, record)."""
+
+    def __init__(self, engine: Any, engine_config: Any, *, max_depth: int, reentrancy: bool,
+                 restart: Restart, record: Record, closed_error: Refusal) -> None:
+        self.engine = engine
+        self.engine_config = engine_config
+        self.max_depth = max_depth
+        self.reentrancy = reentrancy
+        self.closed = False
+        self.fuel = bool(engine_config.consume_fuel)
+        # native stack a thread must have left to enter one more extension (see _threads.py)
+        self.stack_need: int = engine_config.max_wasm_stack + HOP_MARGIN
+        self._restart = restart
+        self._closed_error = closed_error
+        self.record = record
+        self._graph = threading.Lock()
+        self._waiting: dict[int, tuple[ExtensionRuntime, CallContext, str]] = {}
+
+    # ------------------------------------------------------------------ enter / leave
+
+    def enter(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> BoundFunc:
+        """Take `rt` for this thread and return `key`'s live bound function. The caller saved
+        `ctx.room` and `ctx.levels` before and passes them to `leave` after the call; if this
+        raises, nothing is held and both are restored already. Kept flat: it is the hot path."""
+        frames = ctx.frames
+        depth = len(frames)
+        room, levels = ctx.room, ctx.levels
+        try:
+            if FAST_DEPTH <= depth < self.max_depth:  # (the depth cap is `_take`'s to report)
+                self._budget_levels(rt, ctx, key, depth)
+            if rt.owner != ctx.thread_id and depth < self.max_depth and rt.lock.acquire(False):
+                rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
+                rt.depth = 1
+                rt.active = ctx
+                frames.append((rt.name, key))
+            else:
+                self._take(rt, ctx, key)
+        except BaseException:
+            ctx.levels = levels
+            raise
+        try:
+            need = self.stack_need  # the estimate is enough: a few integer ops; else measure
+            ctx.room = (room if room >= need else self.stack_room(rt, ctx, key)) - need
+            bound = rt.funcs.get(key) if rt.store is not None and not self.fuel else None
+            if bound is None:
+                bound = self.live_function(rt, ctx, key)
+            return bound
+        except BaseException:
+            self.leave(rt, ctx, room, levels)
+            raise
+
+    def leave(self, rt: ExtensionRuntime, ctx: CallContext, room: int, levels: int) -> None:
+        """Undo `enter`: restore the stack budgets, pop the frame, release `rt`."""
+        ctx.room = room
+        ctx.levels = levels
+        ctx.frames.pop()
+        rt.depth -= 1
+        if rt.depth == 0:
+            rt.owner = None
+            rt.active = None
+        rt.lock.release()
+
+    def _budget_levels(self, rt: ExtensionRuntime, ctx: CallContext, key: str, depth: int) -> None:
+        """Python recursion for one more hop: the estimate less `HOP_LEVELS`, or a probe when it
+        runs out (first crossing of `FAST_DEPTH`, after Python host code, near the limit). The
+        probe asks for room for the rest of the chain `max_depth` allows, so one probe usually
+        covers it; if that does not fit, less, down to one hop plus `STACK_HEADROOM`."""
+        levels = ctx.levels - HOP_LEVELS
+        if levels < STACK_HEADROOM:
+            want = STACK_HEADROOM + HOP_LEVELS * max(0, self.max_depth - depth - 1)
+            while not has_levels(want):
+                if want <= STACK_HEADROOM:
+                    # Hops through Python host functions cost many frames each; running out inside a
+                    # ctypes callback would be swallowed and misreported, so refuse the hop here.
+                    raise ReentrancyError(
+                        f"call depth {depth} calling {rt.name}:{key} would exceed Python's recursion limit "
+                        f"({sys.getrecursionlimit()}); the chain is too deep for the host functions it passes "
+                        "through", extension=rt.name, function=key, chain=[*ctx.chain(), f"{rt.name}:{key}"])
+                want = max(STACK_HEADROOM, want // 2)
+            levels = want
+        ctx.levels = levels
+
+    def _take(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
+        """The checked way to take `rt`: the depth cap, re-entry, waiting (with deadlock detection)."""
+        me = ctx.thread_id
+        depth = len(ctx.frames)
+        if depth >= self.max_depth:
+            raise ReentrancyError(
+                f"call depth {depth} reached the cap ({self.max_depth}) calling {rt.name}:{label}",
+                extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+        if rt.owner == me:
+            if not self.reentrancy:
+                raise ReentrancyError(
+                    f"{rt.name} is already running on this call chain; re-entering it is refused",
+                    extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+            rt.lock.acquire()
+            rt.depth += 1
+        else:
+            if not rt.lock.acquire(blocking=False):
+                self._wait_for(rt, ctx, label)
+            rt.owner = me
+            rt.depth = 1
+            rt.active = ctx
+        ctx.frames.append((rt.name, label))
+
+    def _wait_for(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
+        me = ctx.thread_id
+        with self._graph:
+            self._waiting[me] = (rt, ctx, label)
+        try:
+            while True:
+                if rt.lock.acquire(timeout=0.02):
+                    return
+                with self._graph:
+                    other = self._cycle_through(me, rt)
+                if other is not None:
+                    theirs = other.chain() if other.frames else []
+                    mine = [*ctx.chain(), f"{rt.name}:{label}"]
+                    raise DeadlockError(
+                        f"deadlock: this thread ({' → '.join(mine)}) waits for {rt.name}, which is held "
+                        f"by a thread waiting for an extension this one holds ({' → '.join(theirs)})",
+                        extension=rt.name, function=label, chain=mine,
+                        details={"other_chain": theirs})
+                if ctx.cancelled or ctx.interrupt is not None or (ctx.deadline is not None
+                                                                  and time.monotonic() >= ctx.deadline):
+                    why = "cancelled" if ctx.cancelled else "interrupted" if ctx.interrupt else "timed out"
+                    raise CallTimeoutError(f"{rt.name}: {label} {why} waiting for {rt.name} to be free "
+                                           f"(another thread is calling it)",
+                                           extension=rt.name, function=label,
+                                           chain=[*ctx.chain(), f"{rt.name}:{label}"])
+        finally:
+            with self._graph:
+                self._waiting.pop(me, None)
+
+    def _cycle_through(self, me: int, rt: ExtensionRuntime) -> CallContext | None:
+        """If the owner of `rt` waits (transitively) for something `me` holds, that owner's context.
+
+        Every thread of a cycle sees it; only one (the highest thread id) is reported, so the
+        others go on once it gives up instead of all failing at once."""
+        owner = rt.owner
+        seen: set[int] = set()
+        first: CallContext | None = None
+        while owner is not None and owner not in seen:
+            seen.add(owner)
+            entry = self._waiting.get(owner)
+            if entry is None:
+                return None
+            if first is None:
+                first = entry[1]
+            nxt = entry[0].owner
+            if nxt == me:
+                return first if me > max(seen) else None
+            owner = nxt
+        return None
+
+    # ------------------------------------------------------------------ stack, live function
+
+    def stack_room(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> int:
+        """The stack really left, measured when the estimate says there is no room for entering
+        `rt`; refuses the hop if there is none. A Store entered again keeps the budget it got
+        first, so re-entering one needs only the host frames of a hop."""
+        sp = stack_pointer()
+        if not sp:  # pragma: no cover - cannot measure here
+            return self.stack_need
+        needed = HOP_MARGIN if rt.depth > 1 else self.stack_need
+        left = sp - ctx.stack_lo
+        if left < needed:
+            chain = ctx.chain()
+            raise TrapError(
+                f"{rt.name}: {key} not entered: call stack exhausted: {left // 1024} KiB of native stack are "
+                f"left on this thread after {len(chain) - 1} extension call(s), entering {rt.name} needs "
+                f"{needed // 1024} KiB (its max_wasm_stack plus {HOP_MARGIN // 1024} KiB for host frames)",
+                extension=rt.name, function=key, chain=chain,
+                details={"reason": "call stack exhausted", "stack_left": left, "stack_needed": needed})
+        return left
+
+    def live_function(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> BoundFunc:
+        """The bound function of `key`, instantiating `rt` again first if it faulted."""
+        if self.closed:
+            raise self._closed_error(rt.name, key)
+        if rt.store is None:
+            self._restart(rt, ctx, key)
+        bound = rt.funcs.get(key)
+        if bound is None:
+            raise NoSuchFunctionError(f"{rt.name} exports no function {key!r}", extension=rt.name,
+                                      function=key, chain=ctx.chain())
+        if self.fuel and rt.limits.fuel is not None and rt.store is not None:
+            rt.store.set_fuel(rt.limits.fuel)
+        return bound
