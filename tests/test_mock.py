@@ -531,3 +531,25 @@ def test_any_types_forward_through_host(data: st.DataObject, types: list[ValueTy
     args = [_value(data.draw, vt) for _, vt in func.type(run.store).params]
     expected = args[0] if len(args) == 1 else tuple(args)
     assert func(run.store, *args) == expected
+
+
+def test_the_testing_facade_is_what_an_author_imports() -> None:
+    """`harness.testing` is the public kit: `import *` gives exactly `__all__`, every name is
+    public and defined in the package, and the DSL, the writers and the scenario model are there."""
+    import harness.testing as kit
+
+    assert len(kit.__all__) == len(set(kit.__all__))
+    namespace: dict[str, object] = {}
+    exec("from harness.testing import *", namespace)
+    assert set(namespace) - {"__builtins__"} == set(kit.__all__)
+    for name in kit.__all__:
+        assert not name.startswith("_")
+        module = getattr(getattr(kit, name), "__module__", "harness.testing")
+        assert module.startswith(("harness.testing", "harness.model")), (name, module)
+    assert {"MockExtension", "MockInterface", "MockFunction", "ext", "iface", "fn", "record", "variant",
+            "Const", "Forward", "Trap", "to_wat", "write_extension", "to_toml", "GraphScenario", "GraphNode",
+            "GraphEdge", "ExtraExport", "ExpectedResolution", "Scenario", "ScenarioBuilder",
+            "api_name"} <= set(kit.__all__)
+    import harness.testing.strategies as strategies
+
+    assert {"dependency_graphs", "wit_types", "values", "values_equal"} <= set(strategies.__all__)
