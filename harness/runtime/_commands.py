@@ -16,9 +16,9 @@ from __future__ import annotations
 import builtins
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..model._diagnostics import Diagnostic, sort_diagnostics
 from ..model._errors import BadArgumentsError, CallError, CommandFailedError, NoSuchCommandError
@@ -26,9 +26,24 @@ from ..model._names import InterfaceName, Version
 from ..model._witypes import FuncT, ListT, Prim, RecordT, ResultT, render, type_diff
 
 if TYPE_CHECKING:
-    from ._host import Host
+    from ._extension import ExtensionRuntime
 
 __all__ = ["COMMANDS_INTERFACE", "CommandArg", "CommandInfo", "CommandRegistry"]
+
+
+class CommandHost(Protocol):
+    """What the registry needs from a host (`Host` is one): its extensions and calls into them.
+    A protocol, so the registry does not import the `Host` that builds it."""
+
+    @property
+    def extensions(self) -> tuple[str, ...]: ...
+
+    @property
+    def runtimes(self) -> Mapping[str, ExtensionRuntime]: ...
+
+    def call(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any: ...
+
+    async def acall(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any: ...
 
 COMMANDS_INTERFACE = InterfaceName.parse("ext:host/commands@0.1.0")
 
@@ -86,7 +101,7 @@ class CommandInfo:
 class CommandRegistry:
     """The commands of a loaded `Host`, with namespacing. Build it through `host.commands`."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: CommandHost) -> None:
         self._host = host
         self._by_qualified: dict[str, CommandInfo] = {}
         self._by_bare: dict[str, list[str]] = {}
