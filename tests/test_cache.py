@@ -484,7 +484,7 @@ def test_root_key_and_entries_are_private(tmp_path: Path, wasm: bytes) -> None:
     assert stat.S_IMODE((root / _cache._KEY_NAME).stat().st_mode) == 0o600
     assert len((root / _cache._KEY_NAME).read_bytes()) == 32
     files = [p for p in root.rglob("*") if p.is_file()]
-    assert len(files) == 2  # the key and the code entry
+    assert sorted(p.suffix for p in files) == ["", ".cwasm", ".lock"]  # the key, the code entry, its lock
     for p in root.rglob("*"):
         assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
     assert cache.refused is None

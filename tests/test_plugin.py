@@ -125,3 +125,45 @@ def test_xdist_gives_the_same_verdicts_and_one_report(project: pytest.Pytester) 
     assert _outcomes(project.path / "parallel" / "conformance.json") == \
         _outcomes(project.path / "serial" / "conformance.json")
     assert len(list((project.path / "parallel").iterdir())) == 3
+
+
+_SPY_CONFTEST = """
+import os, time
+import harness.pipeline._cache as cache_module
+
+_real = cache_module._compile
+
+def _counting_compile(engine, wasm):
+    with open(os.environ["EXT_COMPILE_LOG"], "a") as log:
+        log.write(f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}\\n")
+    time.sleep(1.0)  # long enough that the workers overlap
+    return _real(engine, wasm)
+
+cache_module._compile = _counting_compile
+"""
+
+_USES_EXT_HOST = """
+def test_loads(ext_host):
+    host = ext_host("myexts/ext-wat")
+    assert list(host.extensions) == ["ext-wat"]
+"""
+
+
+@pytest.mark.xdist_run
+def test_ext_host_compiles_once_across_xdist_workers_and_sessions(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixtures use the suite's cache (`--ext-cache-dir`), and two workers share it: one compile."""
+    shutil.copytree(REPO / "examples" / "ext-wat", pytester.path / "myexts" / "ext-wat", symlinks=False,
+                    ignore=shutil.ignore_patterns("build"))
+    pytester.makeconftest(_SPY_CONFTEST)
+    pytester.makepyfile(test_fixture_cache=_USES_EXT_HOST)
+    log = pytester.path / "compiles.log"
+    monkeypatch.setenv("EXT_COMPILE_LOG", str(log))
+    cache = pytester.path / "shared-cache"
+    args = ("-p", "no:cacheprovider", *_QUIET, f"--ext-cache-dir={cache}", "test_fixture_cache.py")
+    result = pytester.runpytest_subprocess(*args, "-n", "2", "--dist", "each", timeout=180)
+    result.assert_outcomes(passed=2)  # `--dist each`: both workers ran the test
+    assert log.read_text().split() in (["gw0"], ["gw1"])  # compiled by one worker only
+    assert list(cache.glob("??/*.cwasm"))
+    pytester.runpytest_subprocess(*args, timeout=120).assert_outcomes(passed=1)
+    assert len(log.read_text().split()) == 1  # a later session reuses the entry

@@ -20,6 +20,9 @@ Entries are written to a temporary file (0600) and moved into place with
 `os.replace`, so readers never see half an entry and two processes writing the
 same entry is harmless. Anything that fails to verify or load is deleted and
 rebuilt, never raised. A read-only or full disk only means compiling every time.
+A miss takes an exclusive `flock` on a per-entry lock file (`<root>/<xx>/.<key>.lock`)
+before compiling, so processes sharing the folder (xdist workers) compile a component
+once; the others wait and load the stored entry.
 """
 
 from __future__ import annotations
@@ -41,8 +44,14 @@ import tempfile
 import threading
 import types
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no cross-process lock, each process compiles
+    fcntl = None  # type: ignore[assignment]
 
 import wasmtime
 from wasmtime.component import Component
@@ -210,13 +219,40 @@ class CompileCache:
         key = self.key(digest, engine_cfg)
         path = self.path_for(key)
         component = self._load(engine, secret, key, path)
-        if component is not None:
-            self._count("hits")
-            return component, True
-        self._count("misses")
-        component = _compile(engine, wasm)
-        self._store(secret, key, path, component)
-        return component, False
+        if component is None:
+            with self._entry_lock(key, path):  # another process compiling the same entry: wait for it
+                component = self._load(engine, secret, key, path)
+                if component is None:
+                    self._count("misses")
+                    component = _compile(engine, wasm)
+                    self._store(secret, key, path, component)
+                    return component, False
+        self._count("hits")
+        return component, True
+
+    @contextlib.contextmanager
+    def _entry_lock(self, key: str, path: Path) -> Iterator[None]:
+        """An exclusive `flock` on `<root>/<xx>/.<key>.lock`, so concurrent processes (xdist
+        workers) compile a component once: the others wait, then load the stored entry.
+
+        The lock file is opened without following symlinks and never read; if it cannot be
+        made or locked (read-only disk, no flock), everyone just compiles, as before.
+        """
+        fd: int | None = None
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path.parent, _PRIVATE_DIR)
+            fd = os.open(path.with_name(f".{key}.lock"),
+                         os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, 0o600)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            _log.debug("compile cache: no lock for %s: %s", path, e)
+        try:
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the flock
 
     def _load(self, engine: wasmtime.Engine, secret: bytes, key: str, path: Path) -> Component | None:
         """The entry's component if its MAC verifies; a bad entry is deleted and None returned.

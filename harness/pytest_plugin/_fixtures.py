@@ -1,7 +1,9 @@
 """The public fixtures: wat_component, mock_extension, scenario, ext_host, ext_snapshot.
 
 They import wasmtime (and syrupy) only when a test uses them. Compiled components go
-to one cache folder per session under pytest's tmp, never to the user's cache.
+to the suite's compile cache: `--ext-cache-dir` / ini `ext_cache_dir`, else the same
+default as the CLI (`EXT_HARNESS_CACHE_DIR`, else the user cache), so a component is
+compiled once across sessions and xdist workers (the cache locks each entry).
 """
 
 from __future__ import annotations
@@ -35,8 +37,12 @@ def ext_suite_run(pytestconfig: pytest.Config) -> SuiteRun:
 
 
 @pytest.fixture(scope="session")
-def _ext_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ext-compile-cache")
+def _ext_cache_dir(pytestconfig: pytest.Config) -> Path:
+    """The suite's compile cache folder: the option, the ini setting, else the CLI's default."""
+    from ..pipeline._cache import default_cache_dir
+    from ._session import _dir
+
+    return _dir(pytestconfig, "ext_cache_dir", "ext_cache_dir", None) or default_cache_dir()
 
 
 class WatComponents:
