@@ -350,6 +350,40 @@ def test_split_positionals_takes_leading_existing_paths() -> None:
     with pytest.raises(_Usage, match="EXTENSION and FUNCTION"):
         split_call_positionals(["ext"], ["a"], exists=on_disk)
 
+    with pytest.raises(_Usage, match=r"taken as paths: 'a' \(name paths explicitly"):
+        split_call_positionals(["ext"], ["a"], exists=on_disk)
+    with pytest.raises(_Usage, match=r"taken as paths: none"):
+        split_call_positionals(["x", "ext", "f"], exists=on_disk)
+
+
+def test_paths_end_at_an_argument_naming_an_extension_found_before_it() -> None:
+    on_disk = {"a", "b", "ext", "ext.wasm"}.__contains__
+    found = {("a",): {"ext"}, ("ext.wasm",): {"ext"}}
+    under = lambda paths: found.get(tuple(paths), set())  # noqa: E731
+    assert split_call_positionals(["a", "ext", "f", "1"], exists=on_disk, names_under=under) == \
+        (["a"], "ext", "f", ["1"])
+    assert split_call_positionals(["ext.wasm", "ext", "f"], exists=on_disk, names_under=under) == \
+        (["ext.wasm"], "ext", "f", [])
+    # not an extension found under the paths before it: still a path
+    assert split_call_positionals(["a", "b", "x", "f"], exists=on_disk, names_under=under) == \
+        (["a", "b"], "x", "f", [])
+
+
+def test_call_an_extension_that_is_also_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`call . shout ...` and `call shout/shout.wat shout ...` from the folder holding `shout/`."""
+    from harness.testing import write_extension
+    from harness.testing._scenario import ScenarioBuilder
+
+    write_extension(ScenarioBuilder.node("shout"), tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "call", "--no-cache", ".", "shout", "test:shout/api@1.0.0#get", "5")[:2] == (0, "5\n")
+    assert run(capsys, "call", "--no-cache", "shout/shout.wat", "shout", "get", "6")[:2] == (0, "6\n")
+    assert run(capsys, "call", "--no-cache", "-p", "shout", "shout", "get", "7")[:2] == (0, "7\n")
+    code, _, err = run(capsys, "call", "--no-cache", ".", "shouty", "get", "5")
+    assert code == 1 and "no extension named 'shouty'" in err
+    assert "taken as paths: '.' (name paths explicitly with -p/--path)" in err
+
 
 def test_parse_call_arg() -> None:
     assert parse_call_arg("3", Prim("u32")) == 3

@@ -2,22 +2,24 @@
 
 `call` takes `PATH... EXTENSION FUNCTION [ARG...]` and `run` takes `PATH... COMMAND [ARG...]`
 as positionals; the paths are the leading arguments that exist on disk (the names after them
-are always left over). `-p/--path` names paths explicitly, and then no positional is a path
-(for an extension named like a file in the working directory).
+are always left over). For `call`, the paths also end at the first argument that names an
+extension found under the paths before it, so `call . shout-js ...` works where `shout-js` is
+also a subfolder. `-p/--path` names paths explicitly, and then no positional is a path
+(for the rare case the rule gets wrong). Errors say which arguments were taken as paths.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..model._witypes import EnumT, Prim, ValueType
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "leading_paths", "missing_path_message", "parse_call_arg",
-           "split_call_positionals", "split_run_positionals"]
+           "split_call_positionals", "split_run_positionals", "taken_as_paths"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -51,10 +53,13 @@ def looks_like_option(text: str) -> bool:
 
 
 def leading_paths(positionals: Sequence[str], explicit_paths: Sequence[str], names: int,
-                  exists: Any = None) -> tuple[list[str], list[str]]:
+                  exists: Any = None,
+                  names_under: Callable[[Sequence[str]], Collection[str]] | None = None) -> tuple[list[str], list[str]]:
     """(paths, the rest) for `call` and `run`: the paths are `explicit_paths` (`-p`), else the
-    longest run of leading arguments that exist on disk, leaving at least `names` arguments.
-    Without explicit paths and with none found, the paths are `[]`."""
+    longest run of leading arguments that exist on disk, leaving at least `names` arguments,
+    and ending before the first argument that names an extension found under the paths before
+    it (`names_under(paths)`: the extension names there; asked only when an argument could be
+    either). Without explicit paths and with none found, the paths are `[]`."""
     items = list(positionals)
     check = exists or _exists
     if explicit_paths:
@@ -64,8 +69,16 @@ def leading_paths(positionals: Sequence[str], explicit_paths: Sequence[str], nam
         return list(explicit_paths), items
     n = 0
     while n < len(items) - names and check(items[n]):
+        if n and names_under is not None and items[n] in names_under(items[:n]):
+            break
         n += 1
     return items[:n], items[n:]
+
+
+def taken_as_paths(paths: Sequence[str]) -> str:
+    """The note every path-related `call` error carries: which arguments were read as paths."""
+    shown = ", ".join(repr(p) for p in paths) if paths else "none"
+    return f"taken as paths: {shown} (name paths explicitly with -p/--path)"
 
 
 def _exists(path: str) -> bool:
@@ -82,20 +95,23 @@ def missing_path_message(first: str) -> str:
 
 
 def split_call_positionals(positionals: Sequence[str], explicit_paths: Sequence[str] = (),
-                           exists: Any = None) -> tuple[list[str], str, str, list[str]]:
+                           exists: Any = None,
+                           names_under: Callable[[Sequence[str]], Collection[str]] | None = None,
+                           ) -> tuple[list[str], str, str, list[str]]:
     """(paths, extension, function, raw args) from `call`'s positionals (see `leading_paths`)."""
     try:
-        paths, items = leading_paths(positionals, explicit_paths, 2, exists)
+        paths, items = leading_paths(positionals, explicit_paths, 2, exists, names_under)
     except ValueError as e:
         raise _Usage(str(e)) from None
     if not paths:
         if not items:
             raise _Usage("expected PATH... EXTENSION FUNCTION [ARG...]")
         if len(items) < 3:
-            raise _Usage("expected PATH... EXTENSION FUNCTION [ARG...] (at least 3 arguments)")
-        raise _Usage(missing_path_message(items[0]))
+            raise _Usage("expected PATH... EXTENSION FUNCTION [ARG...] (at least 3 arguments); "
+                         + taken_as_paths(paths))
+        raise _Usage(f"{missing_path_message(items[0])}; {taken_as_paths(paths)}")
     if len(items) < 2:
-        raise _Usage("expected EXTENSION and FUNCTION after the paths")
+        raise _Usage(f"expected EXTENSION and FUNCTION after the paths; {taken_as_paths(paths)}")
     return paths, items[0], items[1], items[2:]
 
 

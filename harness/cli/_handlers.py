@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 from ..model._diagnostics import sort_diagnostics
 from ..model._errors import BadArgumentsError, CallError, HarnessError, NoSuchCommandError, NoSuchFunctionError
 from ..model._text import printable
-from ._args import EXIT_FAILED, EXIT_OK, _Usage, parse_call_arg, split_call_positionals, split_run_positionals
+from ._args import (
+    EXIT_FAILED,
+    EXIT_OK,
+    _Usage,
+    parse_call_arg,
+    split_call_positionals,
+    split_run_positionals,
+    taken_as_paths,
+)
 from ._render import diagnostic_lines, print_call_error, print_json
 
 if TYPE_CHECKING:
@@ -55,13 +63,27 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- call
 
+def _extension_names(paths: Sequence[str], *, loadable_only: bool = False) -> frozenset[str]:
+    """The names of the extensions discovered under `paths` (manifests only: nothing is compiled);
+    with `loadable_only`, without those discovery already rejected (e.g. duplicate names)."""
+    from ..pipeline._discovery import discover
+
+    found = discover(paths)
+    return frozenset(c.name for c in (*found.candidates, *(() if loadable_only else found.failed)))
+
+
 def cmd_call(args: argparse.Namespace) -> int:
-    paths, extension, function, raw = split_call_positionals(args.positionals, args.explicit_paths)
+    paths, extension, function, raw = split_call_positionals(args.positionals, args.explicit_paths,
+                                                             names_under=_extension_names)
     timeout = args.timeout_ms / 1000 if args.timeout_ms else None
     try:
         value = _do_call(paths, extension, function, raw, args, timeout)
     except CallError as e:
-        return print_call_error(e, args.json, extension=extension, function=function)
+        code = print_call_error(e, args.json, extension=extension, function=function)
+        if (not args.json and isinstance(e, NoSuchFunctionError)
+                and extension not in _extension_names(paths, loadable_only=True)):
+            print(f"  note: {printable(taken_as_paths(paths), one_line=True)}", file=sys.stderr)
+        return code
     except HarnessError as e:  # a usage problem found by the host (e.g. bad option values)
         raise _Usage(str(e)) from e
     print_json({"value": value} if args.json else value)
