@@ -171,6 +171,17 @@ def test_near_miss_tiers() -> None:
         "incompatible-version", "other-package", "other-package", "other-interface"]
 
 
+def test_near_misses_leave_out_the_importers_own_exports() -> None:
+    """With the usual `ns:pkg/lib` naming every extension's own export is an `other-package` miss."""
+    res = resolve([
+        mk("shout-js", exports=["me:shout/lib@0.2.0", "me:words/lib@9.0.0"], imports=["me:words/lib@0.1.0"]),
+        mk("other", exports=["me:other/lib@1.0.0"]),
+    ])
+    d = only(res, "shout-js", "missing-import")
+    assert d.details["near_misses"] == [{"name": "me:other/lib@1.0.0", "provider": "other", "kind": "other-package"}]
+    assert "from shout-js" not in d.message
+
+
 def test_near_misses_are_capped_and_ranked() -> None:
     exts = [mk(f"p{i}", exports=[f"ext:p{i}/lib@1.0.0"]) for i in range(20)]
     exts.append(mk("v", exports=["ext:js/lib@9.0.0"]))

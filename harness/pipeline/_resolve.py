@@ -168,8 +168,9 @@ def _parse(text: str) -> InterfaceName | None:
     return None if info is None else info.iface
 
 
-def _near_misses(imported: InterfaceName, index: _Index) -> list[dict[str, str]]:
-    """Exports that almost serve `imported`, most relevant first, at most a handful.
+def _near_misses(imported: InterfaceName, index: _Index, importer: str | None = None) -> list[dict[str, str]]:
+    """Exports that almost serve `imported`, most relevant first, at most a handful, never the
+    importer's own (with the usual `ns:pkg/lib` naming every extension would list itself).
 
     Tiers: the same interface at another version (or versioned vs unversioned);
     the same package and interface name in another namespace (`other:js/lib`);
@@ -180,6 +181,8 @@ def _near_misses(imported: InterfaceName, index: _Index) -> list[dict[str, str]]
     """
     found: list[tuple[int, str, str, str]] = []
     for e in index.exports_of(imported.unversioned):
+        if e.provider == importer:
+            continue
         if imported.version is None:
             kind = "versioned"
         elif e.iface.version is None:
@@ -202,7 +205,8 @@ def _near_misses(imported: InterfaceName, index: _Index) -> list[dict[str, str]]
             if unversioned in seen:
                 continue
             seen.add(unversioned)
-            found.extend((0, e.name, e.provider, kind) for e in index.exports_of(unversioned))
+            found.extend((0, e.name, e.provider, kind) for e in index.exports_of(unversioned)
+                         if e.provider != importer)
     return [{"name": n, "provider": p, "kind": k} for _, n, p, k in found[:_MAX_NEAR_MISSES]]
 
 
@@ -310,7 +314,7 @@ class _Resolver:
         return None
 
     def report_missing(self, consumer: str, imp: Endpoint, iface: InterfaceName) -> None:
-        misses = _near_misses(iface, self.index)
+        misses = _near_misses(iface, self.index, consumer)
         message = f"{consumer} imports {imp.name}, but no extension exports a compatible version"
         if misses:
             message += "; near misses: " + ", ".join(
