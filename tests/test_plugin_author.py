@@ -69,6 +69,24 @@ def test_a_misspelt_example_key_fails_behaviour(pytester: pytest.Pytester) -> No
                                  "*fix: check the spelling; an example's keys are*expect or expect_error*"])
 
 
+def test_a_misspelt_example_key_does_not_stop_the_other_examples(pytester: pytest.Pytester) -> None:
+    """Every problem of the examples in one run: the mistyped one, and a wrong value in another."""
+    fn = f"{api_name('adder')}#get"
+    examples = [{"function": fn, "args": [7], "expected": 8},
+                {"function": fn, "args": [5], "expect": 5},
+                {"function": fn, "args": [6], "expect": 9}]
+    ext = replace(ScenarioBuilder.node("adder"), manifest_extra={"conformance": {"example": examples}})
+    write_extension(ext, pytester.path / "exts")
+    result = _run(pytester, "--ext-suite=exts", "-k", "behaviour")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*adder: behaviour failed (2 of 4 runs; 1 example(s) with unknown keys)*",
+                                 "*`conformance.example[[]0[]].expected` ignored*",
+                                 "*example 3 (sync)*(6): expected 9, got 6*",
+                                 "*example 3 (async)*(6): expected 9, got 6*"])
+    runs = _report(pytester)["extensions"]["adder"]["checks"]["behaviour"]["details"]["runs"]
+    assert [(r["example"], r["ok"]) for r in runs] == [(2, True), (2, True), (3, False), (3, False)]
+
+
 def test_a_wrong_function_name_suggests_the_near_miss(pytester: pytest.Pytester) -> None:
     entry = {"function": f"{api_name('adder')}#gte", "args": [7], "expect": 7}
     ext = replace(ScenarioBuilder.node("adder"), manifest_extra={"conformance": {"example": [entry]}})

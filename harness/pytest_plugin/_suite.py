@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,7 @@ CHECKS: tuple[str, ...] = ("discovery", "analysis", "resolution", "linking", "be
 PATHS_ENTRY = "(paths)"  # pseudo-extension for problems not tied to one extension (e.g. a missing path)
 Outcome = Literal["passed", "failed", "skipped"]
 _EXAMPLE_KEYS = "function or command, args, expect or expect_error"
+_EXAMPLE_INDEX = re.compile(r"conformance\.example\[(\d+)\]\.")
 
 
 @dataclass(frozen=True)
@@ -324,34 +326,41 @@ class SuiteRun:
             return early or CheckResult(name, "behaviour", "failed", "no host")
         if name not in host.runtimes:
             return CheckResult(name, "behaviour", "skipped", f"{name}: not checked: linking failed")
-        # an ignored key in an example (`expected = ...` for `expect`) silently weakens it: fail
+        # an ignored key in an example (`expected = ...` for `expect`) silently weakens it: that
+        # example fails (it is not run); the others still run, so one run reports every problem
         typos = [d for d in self._diags(name, ("discovery",), errors_only=False)
                  if d.code == "unknown-manifest-key" and (d.subject or "").startswith("conformance.")]
-        if typos:
-            keys = ", ".join(f"`{d.subject}`" for d in typos)
-            return CheckResult(name, "behaviour", "failed",
-                               f"{name}: behaviour failed\n  unknown-manifest-key: extension.toml: {keys} "
-                               "ignored, so the example does not check what it says\n"
-                               f"    fix: check the spelling; an example's keys are {_EXAMPLE_KEYS}",
-                               {"codes": ["unknown-manifest-key"]})
-        examples = [e for e in host.runtimes[name].analysed.candidate.manifest.examples if e.command is None]
-        if not examples:
+        mistyped = {int(m.group(1)) for d in typos if (m := _EXAMPLE_INDEX.match(d.subject or ""))}
+        examples = [(j, e) for j, e in enumerate(host.runtimes[name].analysed.candidate.manifest.examples)
+                    if e.command is None]
+        if not examples and not typos:
             return CheckResult(name, "behaviour", "skipped",
                                f"{name}: no [[conformance.example]] entries in extension.toml")
         failures: list[str] = []
         ran: list[dict[str, Any]] = []
-        for i, ex in enumerate(examples, 1):
+        for i, (j, ex) in enumerate(examples, 1):
+            if j in mistyped:
+                continue
             for mode in ("sync", "async"):
                 problem = self._run_example(host, name, ex, mode)
                 ran.append({"example": i, "function": ex.function, "mode": mode, "ok": problem is None})
                 if problem is not None:
                     failures.append(f"  example {i} ({mode}) {ex.function}{_args(ex)}: {problem}")
+        lines: list[str] = []
+        if typos:
+            keys = ", ".join(f"`{d.subject}`" for d in typos)
+            lines += [f"  unknown-manifest-key: extension.toml: {keys} ignored, so the example does not check "
+                      "what it says (not run)",
+                      f"    fix: check the spelling; an example's keys are {_EXAMPLE_KEYS}"]
         if failures:
+            lines += [*failures, "    fix: correct the extension, or the [[conformance.example]] entry"]
+        if lines:
+            counts = [f"{len(failures)} of {len(ran)} runs"] if ran else []
+            counts += [f"{len(mistyped)} example(s) with unknown keys"] if mistyped else []
             return CheckResult(name, "behaviour", "failed",
-                               f"{name}: behaviour failed ({len(failures)} of {len(ran)} runs)\n"
-                               + "\n".join(failures)
-                               + "\n    fix: correct the extension, or the [[conformance.example]] entry",
-                               {"runs": ran})
+                               f"{name}: behaviour failed ({'; '.join(counts) or 'unknown keys'})\n"
+                               + "\n".join(lines),
+                               {"runs": ran, **({"codes": ["unknown-manifest-key"]} if typos else {})})
         return CheckResult(name, "behaviour", "passed",
                            f"{len(examples)} example(s) matched, sync and async", {"runs": ran})
 
