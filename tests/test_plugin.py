@@ -167,3 +167,20 @@ def test_ext_host_compiles_once_across_xdist_workers_and_sessions(
     assert list(cache.glob("??/*.cwasm"))
     pytester.runpytest_subprocess(*args, timeout=120).assert_outcomes(passed=1)
     assert len(log.read_text().split()) == 1  # a later session reuses the entry
+
+
+def test_no_pytest_asyncio_deprecation_warning_without_an_ini_file(pytester: pytest.Pytester) -> None:
+    """An author's folder without an ini: the plugin defaults the loop scope, the user's value wins."""
+    pytester.makepyfile(test_scope="""
+        def test_scope(pytestconfig):
+            print("SCOPE=" + pytestconfig.getini("asyncio_default_fixture_loop_scope"))
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "-W", "error::DeprecationWarning",
+                                           timeout=120)
+    result.assert_outcomes(passed=1)
+    assert "SCOPE=function" in result.stdout.str()
+    assert "is unset" not in result.stdout.str() + result.stderr.str()  # pytest-asyncio's warning
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = module\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", timeout=120)
+    result.assert_outcomes(passed=1)
+    assert "SCOPE=module" in result.stdout.str()

@@ -65,7 +65,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(name, help_, type=kind, default=None)  # type: ignore[arg-type]
 
 
+def _default_asyncio_loop_scope(config: pytest.Config) -> None:
+    """pytest-asyncio warns (a deprecation) in every folder whose ini does not set
+    `asyncio_default_fixture_loop_scope`, i.e. in most authors' folders: default it to
+    "function" (the value pytest-asyncio will default to) unless the user set it."""
+    try:
+        if config.getini("asyncio_default_fixture_loop_scope"):
+            return
+    except ValueError:  # pytest-asyncio is not installed
+        return
+    cache = getattr(config, "_inicache", None)
+    if isinstance(cache, dict):
+        cache["asyncio_default_fixture_loop_scope"] = "function"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-asyncio's pytest_configure reads the setting
 def pytest_configure(config: pytest.Config) -> None:
+    _default_asyncio_loop_scope(config)
     config.addinivalue_line("markers", "ext_limits(timeout_ms=None, fuel=None, memory_mb=None, **host_options): "
                                        "limits the ext_host fixture loads extensions with")
     from . import _session as _plugin_session
