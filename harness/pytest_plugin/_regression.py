@@ -10,6 +10,7 @@ extension's version has to move (SemVer, with the 0.x and 0.0.x conventions).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,8 +19,8 @@ from ..model._names import InterfaceName, Version
 from ..model._records import Analysed, Endpoint
 from ..model._witypes import render
 
-__all__ = ["Change", "InterfaceSnapshot", "compare", "needed_bump", "read_snapshot", "snapshot_of",
-           "verdict", "write_snapshot"]
+__all__ = ["TOOLCHAIN_EXPORTS", "Change", "InterfaceSnapshot", "compare", "needed_bump", "read_snapshot",
+           "snapshot_of", "toolchain_generated", "verdict", "write_snapshot"]
 
 Bump = Literal["major", "minor", "patch", "none"]
 _RANK = {"none": 0, "patch": 1, "minor": 2, "major": 3}
@@ -55,10 +56,36 @@ def _side(endpoints: tuple[Endpoint, ...], label: str, versions: dict[str, str])
     return dict(sorted(out.items()))
 
 
+# Exports a toolchain adds for its own build-time pre-initialisation, not part of the author's
+# interface. They change with the toolchain's version, so they are left out of snapshots: a
+# toolchain upgrade is not an interface change. (name, toolchain, what it is)
+TOOLCHAIN_EXPORTS: tuple[tuple[str, str, str], ...] = (
+    ("init", "componentize-qjs", "a top-level function `init` (evaluates the script at build time)"),
+    ("exports", "componentize-py", "an instance `exports` holding only `init` (imports the app at build time)"),
+)
+_TOOLCHAIN_NAMES = frozenset(name for name, _, _ in TOOLCHAIN_EXPORTS)
+
+
+def toolchain_generated(export: str, functions: Mapping[str, str]) -> bool:
+    """Whether an export (name → {function: rendered type}) is a toolchain's pre-initialisation hook.
+
+    Recognised by shape, not by the exact signature (which is what changes between toolchain
+    versions): a plain name (not `ns:pkg/iface`) from `TOOLCHAIN_EXPORTS`, whose only function is
+    `init` returning `result<_, string>`. The host contract never uses plain names (its
+    lifecycle hook is `ext:host/lifecycle#init`), so an author's own interface does not match.
+    """
+    return (export in _TOOLCHAIN_NAMES and set(functions) == {"init"}
+            and str(functions["init"]).endswith("-> result<_, string>"))
+
+
+def _authored(exports: Mapping[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {k: v for k, v in exports.items() if not (isinstance(v, Mapping) and toolchain_generated(k, v))}
+
+
 def snapshot_of(a: Analysed) -> InterfaceSnapshot:
     versions: dict[str, str] = {}
     imports = _side(a.imports, "import", versions)
-    exports = _side(a.exports, "export", versions)
+    exports = _authored(_side(a.exports, "export", versions))
     return InterfaceSnapshot(a.name, a.candidate.version, imports, exports, dict(sorted(versions.items())))
 
 
@@ -75,7 +102,8 @@ def read_snapshot(folder: Path, name: str) -> InterfaceSnapshot | None:
         return None
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
-        return InterfaceSnapshot(d["name"], d.get("version"), d.get("imports", {}), d.get("exports", {}),
+        # a snapshot recorded before toolchain exports were left out: they are not compared either
+        return InterfaceSnapshot(d["name"], d.get("version"), d.get("imports", {}), _authored(d.get("exports", {})),
                                  d.get("interface_versions", {}))
     except (ValueError, KeyError, TypeError):
         return None
