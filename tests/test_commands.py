@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wasmtime.component import Record, Variant
+from wasmtime.component import Variant
 
 from harness.cli import main as cli_main
 from harness.cli._args import split_run_positionals
@@ -61,35 +61,28 @@ def commands_iface(version: str = "0.1.0", *, list_behaviour: Any = None, run_be
                  type_names=TYPES)
 
 
-def _record(**fields: Any) -> Record:
-    r = Record()
-    for k, v in fields.items():
-        setattr(r, k, v)
-    return r
-
-
-def cmd(name: str, description: str = "", *args: tuple[str, bool]) -> Record:
-    """A `command` record as the host function hands it to the guest."""
-    return _record(name=name, description=description,
-                   args=[_record(name=a, description=f"the {a}", required=req) for a, req in args])
+def cmd(name: str, description: str = "", *args: tuple[str, bool]) -> dict[str, Any]:
+    """A `command` record as the host function hands it to the guest (a dict: docs/values.md)."""
+    return {"name": name, "description": description,
+            "args": [{"name": a, "description": f"the {a}", "required": req} for a, req in args]}
 
 
 class Guest:
     """The Python side of one mock command extension: what it lists and how it runs."""
 
-    def __init__(self, name: str, commands: list[Record],
+    def __init__(self, name: str, commands: list[dict[str, Any]],
                  run: Callable[[str, list[str]], Any] | None = None) -> None:
         self.name = name
         self.commands = commands
         self.listed = 0
         self.runs: list[tuple[str, list[str]]] = []
-        self._run = run or (lambda n, a: Variant("ok", f"{name}:{n}({' '.join(a)})"))
+        self._run = run or (lambda n, a: {"ok": f"{name}:{n}({' '.join(a)})"})
 
     @property
     def callback(self) -> str:
         return f"test:{self.name}/cmds@1.0.0"
 
-    def list_commands(self) -> list[Record]:
+    def list_commands(self) -> list[dict[str, Any]]:
         self.listed += 1
         return self.commands
 
@@ -119,10 +112,10 @@ def load(tmp_path: Path, *items: Guest | MockExtension, **config: Any) -> Host:
 
 @pytest.fixture
 def two(tmp_path: Path) -> Iterator[tuple[Host, Guest, Guest]]:
-    def beta_run(name: str, args: list[str]) -> Variant:
+    def beta_run(name: str, args: list[str]) -> dict[str, str]:
         if name == "fail":
-            return Variant("err", f"cannot {' '.join(args)}")
-        return Variant("ok", f"beta {name} {args}")
+            return {"err": f"cannot {' '.join(args)}"}
+        return {"ok": f"beta {name} {args}"}
 
     alpha = Guest("alpha", [cmd("hello", "greets", ("who", True)), cmd("only-a")])
     beta = Guest("beta", [cmd("hello", "also greets"), cmd("fail", "always fails", ("what", False))], beta_run)

@@ -202,8 +202,9 @@ def test_a_host_function_returning_the_wrong_type_is_a_host_error(cache_dir: Pat
     with load(cache_dir, "echo.wat", interfaces={CB: {"cb": lambda x: "nope"}}) as host:
         with pytest.raises(HostFunctionError) as e:
             host.call("echo", "call-host", 1)
-        assert e.value.code == "host-error" and f"{CB}#cb" in e.value.message
-        assert e.value.__cause__ is not None
+        assert e.value.code == "host-error"
+        assert e.value.message == (f'host function {CB}#cb returned a value its WIT type does not allow: '
+                                   'expected integer (u32), found string "nope"')
 
 
 def test_functions_taken_before_a_restart_call_the_new_store(cache_dir: Path) -> None:

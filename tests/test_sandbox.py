@@ -21,7 +21,7 @@ from harness.pipeline._sandbox import open_preopen, plan_preopens
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wat"
 FS_WAT = FIXTURES / "sandbox_fs.wat"
 MARKER = b"outside-marker"
-NOT_PERMITTED = 31  # wasi:filesystem error-code `not-permitted`
+NOT_PERMITTED = {"err": 31}  # wasi:filesystem error-code `not-permitted`, as a result value
 READ, WRITE, SYMLINK, RENAME, FAULT = (f"test:sandbox/fs@1.0.0#{f}" for f in
                                        ("read", "write", "symlink", "rename", "fault"))
 
@@ -72,9 +72,9 @@ def test_a_guest_that_swaps_its_preopen_for_a_link_cannot_follow_it_after_a_rest
     root = _extension(tmp_path, '[{ host = "work", guest = "/work", write = true }, '
                                 '{ host = "work/data", guest = "/data" }]', folders=("work/data",))
     with _load(root, cache_dir) as host:
-        assert host.call("fsx", READ, 1, "inside.txt") == b"inside"
-        assert host.call("fsx", RENAME, 0, "data", "old") is None
-        assert host.call("fsx", SYMLINK, 0, "../../outside", "data") is None
+        assert host.call("fsx", READ, 1, "inside.txt") == {"ok": b"inside"}
+        assert host.call("fsx", RENAME, 0, "data", "old") == {"ok": None}
+        assert host.call("fsx", SYMLINK, 0, "../../outside", "data") == {"ok": None}
         assert os.readlink(root / "work" / "data") == "../../outside"  # the guest did plant it
         with pytest.raises(Exception, match="unreachable"):
             host.call("fsx", FAULT)
@@ -86,7 +86,7 @@ def test_a_preopen_replaced_by_a_link_out_of_the_folder_is_refused_on_restart(
         tmp_path: Path, cache_dir: Path, absolute: bool) -> None:
     root = _extension(tmp_path, '{ "." = "/ext", "data" = "/data" }')
     with _load(root, cache_dir) as host:
-        assert host.call("fsx", READ, 1, "inside.txt") == b"inside"
+        assert host.call("fsx", READ, 1, "inside.txt") == {"ok": b"inside"}
         (root / "data").rename(root / "data.old")
         (root / "data").symlink_to(tmp_path / "outside" if absolute else Path("..") / "outside")
         assert (root / "data" / "secret.txt").read_bytes() == MARKER  # the path now leads out
@@ -116,7 +116,7 @@ def test_an_unchanged_preopen_is_opened_again_after_a_restart(tmp_path: Path, ca
     with _load(root, cache_dir) as host:
         with pytest.raises(Exception, match="unreachable"):
             host.call("fsx", FAULT)
-        assert host.call("fsx", READ, 0, "inside.txt") == b"inside"
+        assert host.call("fsx", READ, 0, "inside.txt") == {"ok": b"inside"}
         assert [e.kind for e in host.events if e.kind.startswith("restart")] == ["restart"]
 
 
@@ -126,7 +126,7 @@ def test_preopens_are_read_only_by_default(tmp_path: Path, cache_dir: Path) -> N
     root = _extension(tmp_path, '{ "." = "/ext", "data" = "/data" }')
     manifest = (root / "extension.toml").read_bytes()
     with _load(root, cache_dir) as host:
-        assert host.call("fsx", READ, 0, "extension.toml") == manifest
+        assert host.call("fsx", READ, 0, "extension.toml") == {"ok": manifest}
         assert host.call("fsx", WRITE, 0, "extension.toml", b"pwned") == NOT_PERMITTED
         assert host.call("fsx", WRITE, 1, "new.txt", b"x") == NOT_PERMITTED
         assert host.call("fsx", SYMLINK, 0, "../outside", "data2") == NOT_PERMITTED
@@ -138,8 +138,8 @@ def test_preopens_are_read_only_by_default(tmp_path: Path, cache_dir: Path) -> N
 def test_write_true_grants_writing(tmp_path: Path, cache_dir: Path) -> None:
     root = _extension(tmp_path, '{ "data" = { guest = "/data", write = true } }')
     with _load(root, cache_dir) as host:
-        assert host.call("fsx", WRITE, 0, "new.txt", b"written") is None
-        assert host.call("fsx", READ, 0, "new.txt") == b"written"
+        assert host.call("fsx", WRITE, 0, "new.txt", b"written") == {"ok": None}
+        assert host.call("fsx", READ, 0, "new.txt") == {"ok": b"written"}
         assert host.call("fsx", READ, 0, "../extension.toml") == NOT_PERMITTED  # still confined
     assert (root / "data" / "new.txt").read_bytes() == b"written"
 
@@ -269,4 +269,4 @@ def test_inspect_ok_preopens_load(tmp_path: Path, cache_dir: Path) -> None:
     root = _extension(tmp_path, '{ "." = "/ext", "data" = { guest = "/data", write = true } }')
     assert inspect([root], cache_dir=cache_dir).resolution.status == {"fsx": "ok"}
     with _load(root, cache_dir) as host:
-        assert host.call("fsx", READ, 1, "inside.txt") == b"inside"
+        assert host.call("fsx", READ, 1, "inside.txt") == {"ok": b"inside"}

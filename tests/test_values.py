@@ -18,7 +18,7 @@ from wasmtime import component as c
 from harness.model._errors import BadArgumentsError
 from harness.model._witypes import FuncT, HandleT, OptionT, ResultT, ValueType, VariantT
 from harness.pipeline._wasmtypes import from_wasmtime_valtype
-from harness.runtime._values import args_to_python, is_tagged, json_kind, to_json, to_python
+from harness.runtime._values import args_to_python, is_tagged, json_kind, lifter, lowerer, to_json, to_python
 from harness.testing import (
     BOOL,
     CHAR,
@@ -118,6 +118,9 @@ ROUND_TRIPS: list[tuple[str, ValueType, Any, Any]] = [
     ("option<option> none", option(option(U32)), None, None),
     ("option<option> some none", option(option(U32)), {"some": None}, None),
     ("option<option> some some", option(option(U32)), {"some": 5}, None),
+    ("option<option<variant>> some none (bare outside)", option(option(variant("a"))), {"some": None}, None),
+    ("option<option<variant>> some some", option(option(variant("a"))), {"some": "a"},
+     {"some": {"tag": "a", "value": None}}),
     ("option<list<option<u32>>>", option(list_of(option(U32))), [1, None], None),
     ("result<u32,u32> ok (tagged)", result(U32, U32), {"ok": 1}, None),
     ("result<u32,u32> err (tagged)", result(U32, U32), {"err": 2}, None),
@@ -147,9 +150,13 @@ ROUND_TRIPS: list[tuple[str, ValueType, Any, Any]] = [
 def test_round_trip_through_wasmtime(t: ValueType, data: Any, want: Any) -> None:
     expected = data if want is None else want
     echo = Echo(t)
-    out = echo(to_python(data, t))
+    value = to_python(data, t)  # the mapping's Python value
+    lift = lifter(t) or (lambda v: v)
+    out = lift(echo(lowerer(t)(value)))  # through wasmtime-py's own converters, both ways
     assert to_json(out, t) == expected
-    assert [to_json(v, t) for v in echo.seen] == [expected]
+    assert [to_json(lift(v), t) for v in echo.seen] == [expected]
+    if "nan" not in repr(data) and t != F32:  # an f32 comes back as the f32's exact value
+        assert out == value  # the Python values compare equal directly
 
 
 TAG_TYPES: list[ValueType] = [
@@ -236,25 +243,55 @@ def test_args_paths_and_arity() -> None:
     assert args_to_python([], FuncT((), None)) == ()
 
 
-def test_python_values_are_wasmtime_shapes() -> None:
+def test_python_values_are_the_mapping() -> None:
     rec = to_python({"x": 1, "y-coord": 2}, POINT)
+    assert rec == {"x": 1.0, "y-coord": 2} and isinstance(rec["x"], float)
+    assert to_python({"ok": 1}, result(U32, U32)) == {"ok": 1}
+    assert to_python({"ok": "s"}, result(STRING, U32)) == {"ok": "s"}  # never the bare payload
+    assert to_python({"err": None}, result(U32, None)) == {"err": None}
+    assert to_python(None, option(option(U32))) is None
+    assert to_python({"some": None}, option(option(U32))) == {"some": None}
+    assert to_python(5, option(U32)) == 5
+    assert to_python(["a", "a"], flags("a", "b")) == frozenset({"a"})
+    assert to_python([1, 2], list_of(U8)) == b"\x01\x02"
+    assert to_python({"base64": "AQI="}, list_of(U8)) == b"\x01\x02"
+    assert to_python([1, "a"], tuple_of(U8, STRING)) == (1, "a")
+    assert to_python("empty", SHAPE) == {"tag": "empty", "value": None}
+    assert to_python({"tag": "circle", "value": 2}, SHAPE) == {"tag": "circle", "value": 2.0}
+    assert to_python("inf", F64) == math.inf
+
+
+def test_python_forms_are_accepted_as_well() -> None:
+    assert to_python((1, "a"), tuple_of(U8, STRING)) == (1, "a")
+    assert to_python({"b", "a"}, flags("a", "b")) == frozenset({"a", "b"})
+    assert to_python(frozenset({"a"}), flags("a", "b")) == frozenset({"a"})
+    assert to_python(bytearray(b"\x01"), list_of(U8)) == b"\x01"
+    assert to_python(memoryview(b"\x01\x02")[::2], list_of(U8)) == b"\x01"
+
+
+def test_lowerer_builds_wasmtime_shapes() -> None:
+    rec = lowerer(POINT)({"x": 1, "y-coord": 2})
     assert isinstance(rec, c.Record) and getattr(rec, "y-coord") == 2 and vars(rec)["x"] == 1.0
     assert isinstance(vars(rec)["x"], float)  # wasmtime-py refuses ints for f64 inside compound values
-    assert to_python({"ok": 1}, result(U32, U32)) == c.Variant("ok", 1)
-    assert to_python({"ok": "s"}, result(STRING, U32)) == "s"
-    assert to_python(None, option(option(U32))) == c.Variant("none")
-    assert to_python({"some": None}, option(option(U32))) == c.Variant("some", None)
-    assert to_python(["a"], flags("a", "b")) == {"a"}
-    assert to_python([1, 2], list_of(U8)) == b"\x01\x02"
-    assert to_python([1, "a"], tuple_of(U8, STRING)) == (1, "a")
+    assert lowerer(result(U32, U32))({"ok": 1}) == c.Variant("ok", 1)
+    assert lowerer(result(STRING, U32))({"ok": "s"}) == "s"
+    assert lowerer(option(option(U32)))(None) == c.Variant("none")
+    assert lowerer(option(option(U32)))({"some": None}) == c.Variant("some", None)
+    assert lowerer(flags("a", "b"))(["a"]) == {"a"}
+
+
+def test_lifter_is_none_where_wasmtime_py_already_gives_the_mapping() -> None:
+    for t in (U32, STRING, F32, list_of(U8), list_of(STRING), option(U32), enum("a"), list_of(option(CHAR))):
+        assert lifter(t) is None, t
+    for t in (POINT, result(U32, STRING), SHAPE, PERMS, option(option(U32)), tuple_of(U8, POINT)):
+        assert lifter(t) is not None, t
 
 
 def test_to_json_without_a_type() -> None:
-    rec = c.Record()
-    vars(rec)["a"] = 1
-    setattr(rec, "b-c", [b"\x01", {"z", "y"}, (math.inf, c.Variant("t", None))])
-    assert to_json(rec, None) == {"a": 1, "b-c": [[1], ["y", "z"], ["inf", {"tag": "t", "value": None}]]}
+    value = {"a": 1, "b-c": [b"\x01", frozenset({"z", "y"}), (math.inf, {"tag": "t", "value": None})]}
+    assert to_json(value) == {"a": 1, "b-c": [[1], ["y", "z"], ["inf", {"tag": "t", "value": None}]]}
     assert to_json(float("nan"), None) == "nan"
+    assert to_json(-math.inf, F64) == "-inf"
 
 
 def test_to_json_of_f32_keeps_full_precision_of_f64() -> None:

@@ -40,7 +40,7 @@ from ..model._errors import (
 )
 from ..model._witypes import ValueType
 from ._fastpath import ArgumentProblem, compile_lift, compile_lower, free_vals
-from ._values import describe_misfit, int_checker
+from ._values import ValueMisfit, describe_misfit, lifter, lowerer
 
 __all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_context", "error_text",
            "forget_stock_exception", "stock_failure"]
@@ -275,18 +275,25 @@ def stock_failure(text: str, ctx: CallContext) -> CallError | None:
     return err
 
 
-def wrap_host_function(name: str, fn: HostCallable, result: ValueType | None = None) -> HostCallable:
+def wrap_host_function(name: str, fn: HostCallable, result: ValueType | None = None,
+                       params: tuple[ValueType, ...] = ()) -> HostCallable:
     """Wrap a Python host function so its exceptions become `host-error` in the call context.
 
     wasmtime-py's own callback turns the exception into a trap; we record the
     Python cause first so the outer caller gets a `HostFunctionError` chained to it.
-    With `result` (the function's WIT result type), an integer in the result that does
-    not fit its type is a `host-error` too: wasmtime-py would truncate it silently.
+    With the function's WIT types, the function receives its arguments and returns its
+    result in the value mapping (docs/values.md), as `host.call` does; a result that does
+    not fit its type (an integer out of range: wasmtime-py would truncate it silently) is a
+    `host-error` naming the function and the value.
     """
-    check = int_checker(result) if result is not None else None
+    lifts = tuple(lifter(p) for p in params)
+    lift_args = any(c is not None for c in lifts)
+    lower = lowerer(result) if result is not None else None
 
     def wrapper(store: Any, *args: Any) -> Any:
         try:
+            if lift_args:
+                args = tuple(a if c is None else c(a) for c, a in zip(lifts, args, strict=False))
             value = fn(*args)
         except CallError as e:  # a nested host.call failed: keep its code and chain
             ctx = current_context()
@@ -304,16 +311,24 @@ def wrap_host_function(name: str, fn: HostCallable, result: ValueType | None = N
                 err.__cause__ = e
                 ctx.pending = err
             raise
-        bad = check(value) if check is not None else None
         ctx = current_context()
-        if bad is not None:
-            top = ctx.frames[-1][0] if ctx.frames else None
-            err = HostFunctionError(
-                f"host function {name} returned {describe_misfit(bad)}", extension=top, function=name,
-                chain=[*ctx.chain(), f"host:{name}"], details={"type": bad[2], "path": bad[0] or None})
-            if ctx.pending is None:
-                ctx.pending = err
-            raise err
+        if lower is not None:
+            try:
+                value = lower(value)
+            except ValueMisfit as m:
+                top = ctx.frames[-1][0] if ctx.frames else None
+                if m.misfit is not None:
+                    message = f"host function {name} returned {describe_misfit(m.misfit)}"
+                    details: dict[str, Any] = {"type": m.misfit[2], "path": m.misfit[0] or None}
+                else:
+                    message = (f"host function {name} returned a value its WIT type does not allow: "
+                               f"{m.where + ': ' if m.where else ''}{m.problem}")
+                    details = {"path": m.where or None}
+                err = HostFunctionError(message, extension=top, function=name,
+                                        chain=[*ctx.chain(), f"host:{name}"], details=details)
+                if ctx.pending is None:
+                    ctx.pending = err
+                raise err from None
         # wasmtime-py converts `value` after we return; if that fails it reports only
         # "python exception", so remember who returned it (see `stock_failure`).
         ctx.last_host = name

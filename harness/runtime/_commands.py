@@ -152,7 +152,7 @@ class CommandRegistry:
         self._run_keys[extension] = f"{iface}#run"
         seen: set[str] = set()
         for item in listed:
-            name = str(getattr(item, "name", ""))
+            name = str(item["name"])  # records arrive as dicts (docs/values.md)
             if not _VALID_NAME.fullmatch(name):
                 self._problem(extension, name or "<empty>",
                               f"{extension} offers a command named {name!r}; a command name must be "
@@ -163,9 +163,9 @@ class CommandRegistry:
                               f"the first one is kept", command=name)
                 continue
             seen.add(name)
-            args = tuple(CommandArg(str(a.name), str(a.description), bool(a.required))
-                         for a in getattr(item, "args", ()))
-            info = CommandInfo(name, f"{extension}:{name}", extension, str(getattr(item, "description", "")),
+            args = tuple(CommandArg(str(a["name"]), str(a["description"]), bool(a["required"]))
+                         for a in item["args"])
+            info = CommandInfo(name, f"{extension}:{name}", extension, str(item["description"]),
                                args)
             self._by_qualified[info.qualified] = info
             self._by_bare.setdefault(name, []).append(info.qualified)
@@ -257,8 +257,7 @@ class CommandRegistry:
 
     @staticmethod
     def _unwrap(info: CommandInfo, args: builtins.list[str], result: Any) -> str:
-        tag = getattr(result, "tag", None)
-        payload = getattr(result, "payload", result)
+        ((tag, payload),) = result.items()  # result<string, string>: {"ok": out} or {"err": why}
         if tag == "err":
             raise CommandFailedError(f"{info.qualified} failed: {payload}", extension=info.extension,
                                      function=info.qualified, details={"error": payload, "args": args})

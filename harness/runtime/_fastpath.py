@@ -5,8 +5,10 @@ wasmtime-py converts each argument through a chain of method calls and
 them silently). For scalar parameters we generate straight-line code that checks
 the value and writes the C union directly: a few hundred nanoseconds instead of
 several microseconds. `list<u8>` is copied in bulk both ways (wasmtime-py takes
-about a microsecond per byte). Other types fall back to wasmtime-py's converters,
-after their integers are range-checked (`_values.int_checker`).
+about a microsecond per byte). Other types go through wasmtime-py's converters, with
+the value mapping (docs/values.md) put in front of them: a converter per type, built once
+(`_values.lowerer`/`lifter`), which also range-checks every integer. A scalar signature pays
+nothing for the mapping: its values are the mapping's already.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from wasmtime import component as wc
 
 from ..pipeline._wasmtypes import from_wasmtime_valtype
 from ._codegen import compile_generated
-from ._values import INT_RANGES, describe_misfit, int_checker
+from ._values import INT_RANGES, ValueMisfit, explain, lifter, lowerer
 
 __all__ = ["compile_lift", "compile_lower", "free_vals", "lift_bytes", "lower_bytes"]
 
@@ -98,25 +100,30 @@ def compile_lower(param_types: tuple[Any, ...], store: Any) -> tuple[Callable[[t
             lines.append(f"    e = arr[{i}]; e.kind = {_KINDS[field]}; e.of.{field} = {value}")
         else:
             needs_free = True
-            if _is_bytes(ty):
-                convert = f"lower_bytes(v, arr[{i}])"
-            else:
-                convert = f"T[{i}].convert_to_c(store, v, ptr(arr[{i}]))"
-                try:
-                    check = int_checker(from_wasmtime_valtype(ty))
-                except TypeError:  # a type the model does not know holds no integer it can check
-                    check = None
-                if check is not None:  # wasmtime-py would truncate an integer that does not fit
-                    ns[f"check{i}"] = check
-                    lines.append(f"    bad = check{i}(v)")
-                    lines.append(f"    if bad is not None: free(arr, {i}); raise Problem({i}, 'got ' + misfit(bad))")
+            try:
+                model = from_wasmtime_valtype(ty)
+            except TypeError:  # a type the model does not know: wasmtime-py's converter checks it
+                model = None
+            if model is not None:  # the mapping (docs/values.md) → wasmtime-py's values, checked
+                ns[f"conv{i}"] = lowerer(model)
+                indent = "    "
+                if _is_bytes(ty):  # bytes-like values go to the bulk copy as they are
+                    lines.append("    if not isinstance(v, BYTES_LIKE):")
+                    indent = "        "
+                lines.append(f"{indent}try:")
+                lines.append(f"{indent}    v = conv{i}(v)")
+                lines.append(f"{indent}except Misfit as m:")
+                lines.append(f"{indent}    free(arr, {i}); raise Problem({i}, explain(m)) from None")
+            convert = (f"lower_bytes(v, arr[{i}])" if _is_bytes(ty)
+                       else f"T[{i}].convert_to_c(store, v, ptr(arr[{i}]))")
             lines.append("    try:")
             lines.append(f"        {convert}")
             lines.append("    except (TypeError, ValueError, OverflowError, AttributeError, KeyError) as ex:")
             lines.append(f"        free(arr, {i})")
             lines.append(f"        raise Problem({i}, str(ex) or type(ex).__name__) from ex")
     lines.append("    return arr")
-    ns.update(free=free_vals, lower_bytes=lower_bytes, misfit=describe_misfit)
+    ns.update(free=free_vals, lower_bytes=lower_bytes, Misfit=ValueMisfit, explain=explain,
+              BYTES_LIKE=(bytes, bytearray, memoryview))
     exec(compile_generated("\n".join(lines), "fastpath lower"), ns)
     if scalar_only and n and all(_PACK.get(_scalar(t)[0]) for t in param_types):  # type: ignore[index]
         return _packed_lower(param_types, ns["SHARED"], ns["lower"]), False
@@ -236,7 +243,17 @@ def compile_lift(result_type: Any) -> Callable[[Any], Any] | None:
         return lift_bytes
     sc = _scalar(result_type)
     if sc is None:
-        return result_type.convert_from_c  # type: ignore[no-any-return]
+        stock: Callable[[Any], Any] = result_type.convert_from_c
+        try:
+            conv = lifter(from_wasmtime_valtype(result_type))
+        except TypeError:  # a type the model does not know: left as wasmtime-py gives it
+            conv = None
+        if conv is None:  # wasmtime-py's value is already the mapping's
+            return stock
+
+        def lift_mapped(space: Any) -> Any:
+            return conv(stock(space))
+        return lift_mapped
     field = sc[0]
     if field == "character":
         return lambda space: chr(space.of.character)

@@ -340,7 +340,9 @@ class Host:
                                    f"{ext} imports {name}#{missing[0]}, which the host's {served} lacks")
             with root.add_instance(name) as inst:
                 for f in wanted:
-                    inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f], item.get(f).result))
+                    sig = item.get(f)
+                    inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f], sig.result,
+                                                        tuple(t for _, t in sig.params)))
             return
 
         cap = self.config.max_log_message
@@ -430,8 +432,8 @@ class Host:
             return f"{e.code}: {e.message}"
         except CallError as e:
             return f"{e.code}: {e.message}"
-        if isinstance(result, str):
-            return result
+        if isinstance(result, dict) and "err" in result:  # result<_, string>: {"err": why}
+            return str(result["err"])
         self._record("init", rt.name, "ok")
         return None
 
@@ -450,7 +452,7 @@ class Host:
             rt.mark_faulted(failure.code if _stopped_by_caller(failure) else "init-failed")
             return failure
         result = bound.lift(bound.result_slot)
-        return result if isinstance(result, str) else None
+        return str(result["err"]) if isinstance(result, dict) and "err" in result else None
 
     # ------------------------------------------------------------------ calls
 

@@ -1,16 +1,17 @@
-"""The mapping between JSON values and wasmtime-py's Python values, driven by the type model.
+"""The value mapping (docs/values.md): Python values, JSON in, JSON out; one mapping.
 
-Why a typed mapping: JSON cannot tell a record from a map, an enum from a string
-or a u64 from an f64, and wasmtime-py's own representation of variants depends
-on the case types (a case's payload is passed bare when the case can be told
-apart by its Python class, wrapped in `Variant(tag, payload)` otherwise). So both
-directions walk our `ValueType` and replicate wasmtime-py's "tagged" rule
-(`VariantLikeType._tagged`) exactly. The table lives in docs/cli.md.
+A value of a WIT type has one Python form, and it is the JSON form with Python's own types
+where JSON has none: a record is a dict, a result always `{"ok": v}` or `{"err": e}`, a
+variant `{"tag": case, "value": v}`, flags a frozenset, a tuple a tuple, `list<u8>` bytes.
+So `host.call(...) == literal` works and an `err` can never pass for an `ok`.
 
-wasmtime-py does not range-check integers inside compound values (ctypes
-truncates them) and requires Python floats for f32/f64, so `to_python` checks
-ranges and converts numbers; every problem is a `BadArgumentsError` naming the
-path of the offending value (`args[1].name: expected string, found number`).
+wasmtime-py has a representation of its own (`Record` objects; payloads bare when their
+Python class tells the case apart, `Variant(tag, payload)` otherwise), so calls convert at
+the boundary with a converter per type, built once: `lowerer` (mapping → wasmtime-py, and
+the check of every value: wasmtime-py truncates integers inside compound values) and
+`lifter` (wasmtime-py → mapping; None when they agree, as for every scalar). `to_python`
+reads the JSON forms, `to_json` writes JSON; a refusal names the path of the value
+(`args[1].name: expected string, found number 3`).
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ from ..model._witypes import (
     cases_of,
     render,
 )
+from ._codegen import compile_generated
 
-__all__ = ["INT_RANGES", "IntMisfit", "args_to_python", "describe_misfit", "int_checker", "is_tagged",
-           "json_kind", "to_json", "to_python"]
+__all__ = ["INT_RANGES", "IntMisfit", "ValueMisfit", "args_to_python", "describe_misfit", "explain",
+           "is_tagged", "json_kind", "lifter", "lowerer", "to_json", "to_python"]
 
 # The one table of integer ranges: JSON arguments, the argument fast path (`_fastpath`) and
-# the check of compound arguments and host-function results (`int_checker`) all read it.
+# the converters of compound values and host-function results (`lowerer`) all read it.
 INT_RANGES: dict[str, tuple[int, int]] = {
     "s8": (-(2**7), 2**7 - 1), "u8": (0, 2**8 - 1),
     "s16": (-(2**15), 2**15 - 1), "u16": (0, 2**16 - 1),
@@ -118,18 +120,6 @@ def is_tagged(t: VariantLike) -> bool:
     return False
 
 
-def _wasmtime_pick(t: VariantLike, value: Any) -> str | None:
-    """The case wasmtime-py's lowering chooses for a bare (untagged) value."""
-    for name, payload in cases_of(t):
-        if payload is None:
-            if value is None:
-                return name
-            continue
-        if isinstance(value, tuple(_classes(payload))):
-            return name
-    return None
-
-
 @lru_cache(maxsize=4096)
 def _exact(t: ValueType | None) -> frozenset[type]:
     """Classes a lifted value of `t` can have, with no-payload cases as NoneType."""
@@ -148,95 +138,6 @@ def _exact(t: ValueType | None) -> frozenset[type]:
 IntMisfit = tuple[str, Any, str]
 """(where, value, kind): an integer that does not fit its WIT type, `where` a path below the
 value (`""`, `[3]`, `.name`, `.some`, ...)."""
-IntCheck = Callable[[Any], IntMisfit | None]
-
-
-def int_checker(t: ValueType) -> IntCheck | None:
-    """A function finding the first integer in a wasmtime-py value of `t` that does not fit its
-    WIT type (a bool counts as not fitting); None when `t` holds no integer, so nothing is paid.
-
-    wasmtime-py lowers integers with ctypes, which truncates silently (2**40 as a u32 is 0, -1
-    is 4294967295): compound arguments and host-function results are checked with this first.
-    Values of the wrong shape are left alone: wasmtime-py's own lowering refuses them.
-    """
-    return _int_checker(t)
-
-
-@lru_cache(maxsize=4096)
-def _int_checker(t: ValueType) -> IntCheck | None:
-    if isinstance(t, Prim):
-        if t.name not in INT_RANGES:
-            return None
-        kind = t.name
-        lo, hi = INT_RANGES[kind]
-
-        def check_int(v: Any) -> IntMisfit | None:
-            if v.__class__ is bool or (isinstance(v, int) and not lo <= v <= hi):
-                return "", v, kind
-            return None
-        return check_int
-    if isinstance(t, ListT):
-        if t.element == Prim("u8"):
-            return None  # bytes: every element fits
-        element = _int_checker(t.element)
-        if element is None:
-            return None
-
-        def check_list(v: Any) -> IntMisfit | None:
-            if isinstance(v, list):
-                for i, e in enumerate(v):
-                    bad = element(e)
-                    if bad is not None:
-                        return f"[{i}]{bad[0]}", bad[1], bad[2]
-            return None
-        return check_list
-    if isinstance(t, RecordT):
-        fields = [(n, c) for n, f in t.fields if (c := _int_checker(f)) is not None]
-        if not fields:
-            return None
-
-        def check_record(v: Any) -> IntMisfit | None:
-            for name, check in fields:
-                bad = check(getattr(v, name, None))
-                if bad is not None:
-                    return f".{name}{bad[0]}", bad[1], bad[2]
-            return None
-        return check_record
-    if isinstance(t, TupleT):
-        elements = [(i, c) for i, e in enumerate(t.elements) if (c := _int_checker(e)) is not None]
-        if not elements:
-            return None
-        arity = len(t.elements)
-
-        def check_tuple(v: Any) -> IntMisfit | None:
-            if isinstance(v, tuple) and len(v) == arity:
-                for i, check in elements:
-                    bad = check(v[i])
-                    if bad is not None:
-                        return f"[{i}]{bad[0]}", bad[1], bad[2]
-            return None
-        return check_tuple
-    if isinstance(t, (OptionT, ResultT, VariantT)):
-        cases = {name: c for name, p in cases_of(t) if p is not None and (c := _int_checker(p)) is not None}
-        if not cases:
-            return None
-        tagged = is_tagged(t)
-
-        def check_case(v: Any) -> IntMisfit | None:
-            tag: str | None
-            if tagged:
-                if not isinstance(v, Variant):
-                    return None
-                tag, payload = v.tag, v.payload
-            else:
-                tag, payload = _wasmtime_pick(t, v), v
-            check = cases.get(tag) if isinstance(tag, str) else None
-            if check is None:
-                return None
-            bad = check(payload)
-            return None if bad is None else (f".{tag}{bad[0]}", bad[1], bad[2])
-        return check_case
-    return None
 
 
 def describe_misfit(bad: IntMisfit) -> str:
@@ -252,7 +153,7 @@ def describe_misfit(bad: IntMisfit) -> str:
     return f"{shown}{' at ' + where if where else ''}, which does not fit {kind} ({lo}..{hi})"
 
 
-# --------------------------------------------------------------------------- JSON → Python
+# --------------------------------------------------------------------------- the mapping, both ways
 
 def json_kind(data: Any) -> str:
     """The JSON name of a decoded value's type, for messages."""
@@ -271,197 +172,467 @@ def json_kind(data: Any) -> str:
     return type(data).__name__
 
 
-def _bad(path: str, message: str) -> BadArgumentsError:
-    return BadArgumentsError(f"{path}: {message}", details={"path": path})
+class ValueMisfit(Exception):
+    """A value that does not fit its type, raised by the converters of `lowerer`.
+
+    `where` is the path below the value (`.name`, `[3]`, `.ok`, ...), built only when a
+    value is refused: each enclosing converter prepends its step. `misfit` is set for an
+    integer out of range, so callers can word it their way (`describe_misfit`).
+    """
+
+    def __init__(self, problem: str, where: str = "", misfit: IntMisfit | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.where = where
+        self.misfit = misfit
+
+    def under(self, step: str) -> ValueMisfit:
+        self.where = step + self.where
+        if self.misfit is not None:
+            self.misfit = (step + self.misfit[0], self.misfit[1], self.misfit[2])
+        return self
 
 
-def _expected(path: str, what: str, data: Any) -> BadArgumentsError:
+def _shown(data: Any) -> str:
     shown = json_kind(data)
+    if isinstance(data, int) and not isinstance(data, bool) and data.bit_length() > 128:
+        return f"{shown} ({'-' if data < 0 else ''}an integer of {data.bit_length()} bits)"
     if isinstance(data, (bool, int, float)) or (isinstance(data, str) and len(data) <= 40):
         import json
         try:
             shown += f" {json.dumps(data)}"
         except ValueError:
             shown += f" {data!r}"
-    return _bad(path, f"expected {what}, found {shown}")
+    return shown
 
 
-def to_python(data: Any, t: ValueType, path: str = "value") -> Any:
-    """Convert a decoded JSON value to the Python value wasmtime-py expects for `t`.
+def _want(what: str, data: Any) -> ValueMisfit:
+    return ValueMisfit(f"expected {what}, found {_shown(data)}")
 
-    Raises `BadArgumentsError` (with `details["path"]`) on a value that does not fit.
-    """
+
+Lower = Callable[[Any], Any]
+Lift = Callable[[Any], Any]
+
+
+def lowerer(t: ValueType) -> Lower:
+    """The converter from a value of `t` in the mapping (docs/values.md) to what wasmtime-py's
+    `convert_to_c` takes, built once per type. It accepts the Python forms and the JSON forms
+    (an array for a tuple or flags, `{"base64": ...}` or integers for `list<u8>`, `"nan"` for a
+    float, a bare case name for a variant case without payload), checks every value (integers
+    in range, no lone surrogates, exact record fields) and raises `ValueMisfit`."""
+    return _lowerer(t)
+
+
+def lifter(t: ValueType) -> Lift | None:
+    """The converter from what wasmtime-py's `convert_from_c` returns for `t` to the mapping,
+    built once per type; None when the two are the same (scalars, strings, enums, `list<u8>`,
+    lists and options of those), so nothing is paid."""
+    return _lifter(t)
+
+
+@lru_cache(maxsize=4096)
+def _lowerer(t: ValueType) -> Lower:
     if isinstance(t, Prim):
-        return _prim_to_python(data, t.name, path)
+        return _prim_lowerer(t.name)
     if isinstance(t, ListT):
         if t.element == Prim("u8"):
-            return _bytes_to_python(data, path)
-        if not isinstance(data, list):
-            raise _expected(path, f"array ({render(t)})", data)
-        return [to_python(v, t.element, f"{path}[{i}]") for i, v in enumerate(data)]
+            return _lower_bytes
+        element = _lowerer(t.element)
+        what = f"array ({render(t)})"
+
+        def lower_list(v: Any) -> Any:
+            if v.__class__ is not list and not isinstance(v, (list, tuple)):
+                raise _want(what, v)
+            i = 0
+            try:
+                out = []
+                for i, e in enumerate(v):  # noqa: B007 - `i` names the element in a refusal
+                    out.append(element(e))
+            except ValueMisfit as m:
+                raise m.under(f"[{i}]") from None
+            return out
+        return lower_list
     if isinstance(t, RecordT):
-        if not isinstance(data, dict):
-            raise _expected(path, f"object ({render(t)})", data)
-        names = [n for n, _ in t.fields]
-        unknown = [k for k in data if k not in names]
-        if unknown:
-            raise _bad(path, f"unknown field {unknown[0]!r} (fields: {', '.join(names)})")
-        rec = Record()
-        for name, ft in t.fields:
-            if name not in data:
-                raise _bad(path, f"missing field {name!r} (fields: {', '.join(names)})")
-            setattr(rec, name, to_python(data[name], ft, f"{path}.{name}"))
-        return rec
+        return _record_lowerer(t)
     if isinstance(t, TupleT):
-        if not isinstance(data, list):
-            raise _expected(path, f"array of {len(t.elements)} ({render(t)})", data)
-        if len(data) != len(t.elements):
-            raise _bad(path, f"expected {len(t.elements)} element(s) ({render(t)}), found {len(data)}")
-        return tuple(to_python(v, et, f"{path}[{i}]") for i, (v, et) in enumerate(zip(data, t.elements,
-                                                                                        strict=True)))
+        elements = tuple(_lowerer(e) for e in t.elements)
+        arity = len(elements)
+        what = f"array of {arity} ({render(t)})"
+
+        def lower_tuple(v: Any) -> Any:
+            if not isinstance(v, (tuple, list)):
+                raise _want(what, v)
+            if len(v) != arity:
+                raise ValueMisfit(f"expected {arity} element(s) ({render(t)}), found {len(v)}")
+            i = 0
+            try:
+                out = []
+                for i, conv in enumerate(elements):
+                    out.append(conv(v[i]))
+            except ValueMisfit as m:
+                raise m.under(f"[{i}]") from None
+            return tuple(out)
+        return lower_tuple
     if isinstance(t, EnumT):
-        if not isinstance(data, str):
-            raise _expected(path, f"string, one of {', '.join(t.names)}", data)
-        if data not in t.names:
-            raise _bad(path, f"{data!r} is not a case of the enum (cases: {', '.join(t.names)})")
-        return data
+        names = frozenset(t.names)
+        listed = ", ".join(t.names)
+
+        def lower_enum(v: Any) -> Any:
+            if v.__class__ is not str or v not in names:
+                if not isinstance(v, str):
+                    raise _want(f"string, one of {listed}", v)
+                if v not in names:
+                    raise ValueMisfit(f"{v!r} is not a case of the enum (cases: {listed})")
+                return str(v)
+            return v
+        return lower_enum
     if isinstance(t, FlagsT):
-        if not isinstance(data, list):
-            raise _expected(path, f"array of flag names ({', '.join(t.names)})", data)
-        out: set[str] = set()
-        for i, v in enumerate(data):
-            if not isinstance(v, str):
-                raise _expected(f"{path}[{i}]", "string (a flag name)", v)
-            if v not in t.names:
-                raise _bad(f"{path}[{i}]", f"{v!r} is not a flag (flags: {', '.join(t.names)})")
-            out.add(v)
-        return out
-    if isinstance(t, OptionT):
-        return _option_to_python(data, t, path)
-    if isinstance(t, ResultT):
-        return _result_to_python(data, t, path)
-    if isinstance(t, VariantT):
-        return _variant_to_python(data, t, path)
-    raise _bad(path, f"{render(t)} values cannot be given as JSON")
+        flag_names = frozenset(t.names)
+        listed = ", ".join(t.names)
+
+        def lower_flags(v: Any) -> Any:
+            if not isinstance(v, (set, frozenset, list, tuple)):
+                raise _want(f"array of flag names ({listed})", v)
+            if isinstance(v, (set, frozenset)) and v <= flag_names:
+                return set(v)
+            for i, e in enumerate(v):
+                if not isinstance(e, str):
+                    raise _want("string (a flag name)", e).under(f"[{i}]")
+                if e not in flag_names:
+                    raise ValueMisfit(f"{e!r} is not a flag (flags: {listed})", f"[{i}]")
+            return set(v)
+        return lower_flags
+    if isinstance(t, (OptionT, ResultT, VariantT)):
+        return _case_lowerer(t)
+    if isinstance(t, HandleT):
+        from wasmtime.component import ResourceAny, ResourceHost
+
+        def lower_handle(v: Any) -> Any:
+            if not isinstance(v, (ResourceAny, ResourceHost)):
+                raise ValueMisfit(f"{render(t)} values cannot be given as JSON (expected a resource handle, "
+                                  f"found {_shown(v)})")
+            return v
+        return lower_handle
+    return _unconvertible(t)
 
 
-def _prim_to_python(data: Any, name: str, path: str) -> Any:
+def _unconvertible(t: ValueType) -> Lower:
+    def lower_other(v: Any) -> Any:
+        if isinstance(v, (type(None), bool, int, float, str, list, tuple, dict)):
+            raise ValueMisfit(f"{render(t)} values cannot be given as JSON")
+        return v  # a wasmtime-py object: wasmtime-py checks it
+    return lower_other
+
+
+def _prim_lowerer(name: str) -> Lower:
     if name == "bool":
-        if not isinstance(data, bool):
-            raise _expected(path, "boolean", data)
-        return data
-    if name in _INT_RANGES:
-        lo, hi = _INT_RANGES[name]
-        if isinstance(data, float) and data.is_integer():
-            data = int(data)
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise _expected(path, f"integer ({name})", data)
-        if not lo <= data <= hi:
-            raise _bad(path, f"{data} is out of range for {name} ({lo}..{hi})")
-        return data
+        def lower_bool(v: Any) -> Any:
+            if v.__class__ is not bool:
+                raise _want("boolean", v)
+            return v
+        return lower_bool
+    if name in INT_RANGES:
+        lo, hi = INT_RANGES[name]
+
+        def lower_int(v: Any) -> Any:
+            if v.__class__ is int and lo <= v <= hi:
+                return v
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise _want(f"integer ({name})", v)
+            if not lo <= v <= hi:
+                shown = _shown(v).removeprefix("number ").removeprefix("number")
+                raise ValueMisfit(f"{shown.strip()} is out of range for {name} ({lo}..{hi})", "", ("", v, name))
+            return int(v)
+        return lower_int
     if name in ("f32", "f64"):
-        if isinstance(data, str) and data.lower() in _FLOAT_WORDS:
-            return _FLOAT_WORDS[data.lower()]
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
-            raise _expected(path, f'number ({name}) or "nan", "inf", "-inf"', data)
-        return float(data)
+        def lower_float(v: Any) -> Any:
+            if v.__class__ is float:
+                return v
+            if isinstance(v, str) and v.lower() in _FLOAT_WORDS:
+                return _FLOAT_WORDS[v.lower()]
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise _want(f'number ({name}) or "nan", "inf", "-inf"', v)
+            try:
+                return float(v)
+            except OverflowError:
+                raise ValueMisfit(f"{_shown(v)} is too large for {name}") from None
+        return lower_float
     if name == "char":
-        if not isinstance(data, str) or len(data) != 1:
-            raise _expected(path, "one-character string (char)", data)
-        if 0xD800 <= ord(data) <= 0xDFFF:
-            raise _bad(path, "a surrogate code point is not a Unicode scalar value (char)")
-        return data
+        def lower_char(v: Any) -> Any:
+            if not isinstance(v, str) or len(v) != 1:
+                raise _want("one-character string (char)", v)
+            if 0xD800 <= ord(v) <= 0xDFFF:
+                raise ValueMisfit("a surrogate code point is not a Unicode scalar value (char)")
+            return str(v)
+        return lower_char
     if name == "string":
-        if not isinstance(data, str):
-            raise _expected(path, "string", data)
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise _bad(path, f"string holds a lone surrogate at index {e.start}; not valid Unicode") from e
-        return data
-    raise _bad(path, f"{name} values cannot be given as JSON")
+        def lower_string(v: Any) -> Any:
+            if not isinstance(v, str):
+                raise _want("string", v)
+            if not v.isascii():
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise ValueMisfit(f"string holds a lone surrogate at index {e.start}; not valid Unicode") from None
+            return str(v)
+        return lower_string
+    return _unconvertible(Prim(name))
 
 
-def _bytes_to_python(data: Any, path: str) -> bytes:
-    if isinstance(data, dict):
-        if set(data) != {"base64"} or not isinstance(data["base64"], str):
-            raise _bad(path, 'expected an array of bytes or {"base64": "..."} (list<u8>)')
+def _lower_bytes(v: Any) -> bytes:
+    if v.__class__ is bytes:
+        return v  # type: ignore[no-any-return]
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    if isinstance(v, dict):
+        if set(v) != {"base64"} or not isinstance(v["base64"], str):
+            raise ValueMisfit('expected an array of bytes or {"base64": "..."} (list<u8>)')
         try:
-            return base64.b64decode(data["base64"], validate=True)
+            return base64.b64decode(v["base64"], validate=True)
         except (binascii.Error, ValueError) as e:
-            raise _bad(f"{path}.base64", f"not valid base64: {e}") from e
-    if not isinstance(data, list):
-        raise _expected(path, 'array of integers 0..255 or {"base64": "..."} (list<u8>)', data)
-    for i, v in enumerate(data):
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 255:
-            raise _expected(f"{path}[{i}]", "integer 0..255 (u8)", v)
-    return bytes(data)
+            raise ValueMisfit(f"not valid base64: {e}", ".base64") from None
+    if not isinstance(v, (list, tuple)):
+        raise _want('bytes, or an array of integers 0..255 or {"base64": "..."} (list<u8>)', v)
+    for i, b in enumerate(v):
+        if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b <= 255:
+            raise _want("integer 0..255 (u8)", b).under(f"[{i}]")
+    return bytes(v)
+
+
+def _record_lowerer(t: RecordT) -> Lower:
+    fields = tuple((n, _lowerer(f)) for n, f in t.fields)
+    names = frozenset(n for n, _ in t.fields)
+    listed = ", ".join(n for n, _ in t.fields)
+    what = f"object ({render(t)})"
+
+    def lower_record(v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise _want(what, v)
+        if len(v) != len(fields) or not names.issuperset(v):
+            unknown = [k for k in v if k not in names]
+            if unknown:
+                raise ValueMisfit(f"unknown field {unknown[0]!r} (fields: {listed})")
+        rec = Record()
+        put = rec.__dict__
+        name = ""
+        try:
+            for name, conv in fields:
+                put[name] = conv(v[name])
+        except KeyError:
+            raise ValueMisfit(f"missing field {name!r} (fields: {listed})") from None
+        except ValueMisfit as m:
+            raise m.under(f".{name}") from None
+        return rec
+    return lower_record
 
 
 def _nullable(t: ValueType | None) -> bool:
-    """Whether `t`'s JSON form can be null (then an enclosing option needs `{"some": v}`)."""
+    """Whether `t`'s value can be None (then an enclosing option needs `{"some": v}`)."""
     return isinstance(t, OptionT)
 
 
-def _option_to_python(data: Any, t: OptionT, path: str) -> Any:
+def _case_lowerer(t: VariantLike) -> Lower:
+    """Options, results and variants: the case is read from the mapping, never guessed, and the
+    value is built in wasmtime-py's representation of `t` (tagged or bare)."""
     tagged = is_tagged(t)
-    if data is None:
-        return Variant("none") if tagged else None
-    if _nullable(t.payload):
-        if not isinstance(data, dict) or set(data) != {"some"}:
-            raise _expected(path, 'null or {"some": value} (a nested option)', data)
-        inner = to_python(data["some"], t.payload, f"{path}.some")
-    else:
-        inner = to_python(data, t.payload, path)
-    if tagged:
-        return Variant("some", inner)
-    _check_pick(t, "some", inner, path)
-    return inner
+    payloads = {name: None if p is None else _lowerer(p) for name, p in cases_of(t)}
+    # wasmtime-py picks the case of a bare value by its class: a value it would give to another
+    # case cannot be passed (docs/values.md); a class that maps to this case is fine.
+    claims = [(name, (_NONE_TYPE,) if p is None else tuple(_classes(p))) for name, p in cases_of(t)]
 
+    def build(tag: str, raw: Any, has_value: bool) -> Any:
+        conv = payloads[tag]
+        if conv is None:
+            if raw is not None:
+                raise _want("null (the case has no payload)", raw).under(f".{tag}")
+            payload = None
+        else:
+            try:
+                payload = conv(raw)
+            except ValueMisfit as m:
+                raise m.under(f".{tag}") from None
+        if tagged:
+            return Variant(tag, payload)
+        for name, classes in claims:
+            if isinstance(payload, classes):
+                if name != tag:
+                    raise ValueMisfit(f"wasmtime-py cannot pass case {tag!r} of {render(t)} with this value: "
+                                      f"it would be taken as case {name!r}")
+                break
+        return payload
 
-def _result_to_python(data: Any, t: ResultT, path: str) -> Any:
-    if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in ("ok", "err"):
-        raise _expected(path, f'{{"ok": value}} or {{"err": value}} ({render(t)})', data)
-    tag, raw = next(iter(data.items()))
-    payload_t = t.ok if tag == "ok" else t.err
-    return _case_to_python(t, tag, payload_t, raw, path)
+    if isinstance(t, OptionT):
+        # An untagged option's payload never lowers to None (it would share `object` with
+        # `none`, which makes the option tagged), so wasmtime-py cannot mistake its case.
+        some = payloads["some"]
+        assert some is not None
+        nested = _nullable(t.payload)
 
+        def lower_option(v: Any) -> Any:
+            if v is None:
+                return Variant("none") if tagged else None
+            if nested:
+                if not isinstance(v, dict) or set(v) != {"some"}:
+                    raise _want('null or {"some": value} (a nested option)', v)
+                try:
+                    inner = some(v["some"])
+                except ValueMisfit as m:
+                    raise m.under(".some") from None
+            else:
+                inner = some(v)
+            return Variant("some", inner) if tagged else inner
+        return lower_option
 
-def _variant_to_python(data: Any, t: VariantT, path: str) -> Any:
+    if isinstance(t, ResultT):
+        what = f'{{"ok": value}} or {{"err": value}} ({render(t)})'
+
+        def lower_result(v: Any) -> Any:
+            if not isinstance(v, dict) or len(v) != 1:
+                raise _want(what, v)
+            ((tag, raw),) = v.items()
+            if tag != "ok" and tag != "err":
+                raise _want(what, v)
+            return build(tag, raw, True)
+        return lower_result
+
     names = [n for n, _ in t.cases]
-    if isinstance(data, str):
-        tag, raw, has_value = data, None, False
-    elif isinstance(data, dict) and "tag" in data and set(data) <= {"tag", "value"}:
-        tag, raw, has_value = data["tag"], data.get("value"), "value" in data
-    else:
-        raise _expected(path, f'{{"tag": case, "value": payload}} (cases: {", ".join(names)})', data)
-    if tag not in names:
-        raise _bad(path, f"{tag!r} is not a case of the variant (cases: {', '.join(names)})")
-    payload_t = dict(t.cases)[tag]
-    if payload_t is not None and not has_value:
-        raise _bad(path, f"case {tag!r} needs a value ({render(payload_t)})")
-    return _case_to_python(t, tag, payload_t, raw, path)
+    listed = ", ".join(names)
+    what = f'{{"tag": case, "value": payload}} (cases: {listed})'
+    case_types = dict(t.cases)
+
+    def lower_variant(v: Any) -> Any:
+        if isinstance(v, str):
+            tag, raw, has_value = v, None, False
+        elif isinstance(v, dict) and "tag" in v and set(v) <= {"tag", "value"}:
+            tag, raw, has_value = v["tag"], v.get("value"), "value" in v
+        else:
+            raise _want(what, v)
+        if tag not in payloads:
+            raise ValueMisfit(f"{tag!r} is not a case of the variant (cases: {listed})")
+        payload_t = case_types[tag]
+        if payload_t is not None and not has_value:
+            raise ValueMisfit(f"case {tag!r} needs a value ({render(payload_t)})")
+        return build(tag, raw, has_value)
+    return lower_variant
 
 
-def _case_to_python(t: VariantLike, tag: str, payload_t: ValueType | None, raw: Any, path: str) -> Any:
-    if payload_t is None:
-        if raw is not None:
-            raise _expected(f"{path}.{tag}", "null (the case has no payload)", raw)
-        payload = None
-    else:
-        payload = to_python(raw, payload_t, f"{path}.{tag}")
-    if is_tagged(t):
-        return Variant(tag, payload)
-    _check_pick(t, tag, payload, path)
-    return payload
+@lru_cache(maxsize=4096)
+def _lifter(t: ValueType) -> Lift | None:
+    if isinstance(t, ListT):
+        if t.element == Prim("u8"):
+            return None
+        element = _lifter(t.element)
+        if element is None:
+            return None
+
+        def lift_list(v: Any) -> Any:
+            return [element(e) for e in v]
+        return lift_list
+    if isinstance(t, RecordT):
+        return _record_lifter(t)
+    if isinstance(t, TupleT):
+        elements = [_lifter(e) for e in t.elements]
+        if all(c is None for c in elements):
+            return None
+        ns: dict[str, Any] = {f"c{i}": c for i, c in enumerate(elements)}
+        parts = ", ".join(f"v[{i}]" if c is None else f"c{i}(v[{i}])" for i, c in enumerate(elements))
+        return _generated("lift_tuple", f"def lift_tuple(v):\n    return ({parts},)\n", ns)
+    if isinstance(t, FlagsT):
+        return frozenset
+    if isinstance(t, (OptionT, ResultT, VariantT)):
+        return _case_lifter(t)
+    return None
 
 
-def _check_pick(t: VariantLike, tag: str, payload: Any, path: str) -> None:
-    """wasmtime-py guesses the case of a bare payload from its class; refuse a wrong guess."""
-    picked = _wasmtime_pick(t, payload)
-    if picked != tag:
-        raise _bad(path, f"wasmtime-py cannot pass case {tag!r} of {render(t)} with this value: "
-                         f"it would be taken as case {picked!r}")
+def _generated(name: str, src: str, ns: dict[str, Any]) -> Lift:
+    """Compile a generated converter under a file name that says what it is (for tracebacks)."""
+    exec(compile_generated(src, f"value {name}"), ns)
+    return ns[name]  # type: ignore[no-any-return]
+
+
+def _record_lifter(t: RecordT) -> Lift:
+    ns: dict[str, Any] = {}
+    items = []
+    for i, (name, ft) in enumerate(t.fields):
+        conv = _lifter(ft)
+        key = repr(name)
+        if conv is None:
+            items.append(f"{key}: d[{key}]")
+        else:
+            ns[f"c{i}"] = conv
+            items.append(f"{key}: c{i}(d[{key}])")
+    return _generated("lift_record", f"def lift_record(v):\n    d = v.__dict__\n    return {{{', '.join(items)}}}\n",
+                      ns)
+
+
+def _case_lifter(t: VariantLike) -> Lift | None:
+    tagged = is_tagged(t)
+    convs = {name: None if p is None else _lifter(p) for name, p in cases_of(t)}
+    if isinstance(t, OptionT):
+        some = convs["some"]
+        wrap = _nullable(t.payload)  # a nested option's some(x) is {"some": x}
+        if not tagged:
+            if some is None and not wrap:
+                return None
+
+            def lift_bare_option(v: Any) -> Any:
+                if v is None:
+                    return None
+                inner = v if some is None else some(v)
+                return {"some": inner} if wrap else inner
+            return lift_bare_option
+
+        def lift_option(v: Any) -> Any:
+            if v.tag == "none":
+                return None
+            inner = v.payload if some is None else some(v.payload)
+            return {"some": inner} if wrap else inner
+        return lift_option
+    as_result = isinstance(t, ResultT)
+    if tagged:
+        def lift_tagged(v: Any) -> Any:
+            tag = v.tag
+            conv = convs[tag]
+            payload = v.payload if conv is None else conv(v.payload)
+            return {tag: payload} if as_result else {"tag": tag, "value": payload}
+        return lift_tagged
+    by_class: dict[type, str] = {}
+    for name, p in cases_of(t):
+        for cls in _exact(p):
+            by_class.setdefault(cls, name)
+
+    def lift_bare(v: Any) -> Any:
+        tag = by_class.get(v.__class__) or _case_of(v, t)
+        conv = convs[tag]
+        payload = v if conv is None else conv(v)
+        return {tag: payload} if as_result else {"tag": tag, "value": payload}
+    return lift_bare
+
+
+def explain(m: ValueMisfit) -> str:
+    """A refusal in the words of a Python call: `got 4294967296 at [0], which does not fit u32
+    (0..4294967295)` for an integer, else `.name: expected string, found number 3`."""
+    if m.misfit is not None:
+        return "got " + describe_misfit(m.misfit)
+    return f"{m.where}: {m.problem}" if m.where else m.problem
+
+
+def to_python(data: Any, t: ValueType, path: str = "value") -> Any:
+    """Convert a value given in the mapping's JSON or Python forms to the mapping's Python value
+    for `t` (a JSON array for a tuple becomes a tuple, `{"base64": ...}` bytes, `"nan"` a float,
+    a bare case name `{"tag": case, "value": None}`, ...).
+
+    Raises `BadArgumentsError` (with `details["path"]`) on a value that does not fit.
+    """
+    try:
+        value = _lowerer(t)(data)
+    except ValueMisfit as m:
+        where = path + m.where
+        raise BadArgumentsError(f"{where}: {m.problem}", details={"path": where}) from None
+    lift = _lifter(t)
+    return value if lift is None else lift(value)
 
 
 def args_to_python(args: Sequence[Any], sig: FuncT) -> tuple[Any, ...]:
@@ -490,57 +661,53 @@ def _float_json(v: float, f32: bool) -> Any:
     return v
 
 
-def to_json(value: Any, t: ValueType | None) -> Any:
-    """Convert a Python value as wasmtime-py returns it to JSON-ready data.
+def to_json(value: Any, t: ValueType | None = None) -> Any:
+    """JSON-ready data for a value in the mapping: tuples become arrays, bytes arrays of
+    integers, flags sorted arrays, NaN and infinities the strings "nan", "inf", "-inf".
 
-    With `t` None (type unknown) the value is converted by its Python class.
+    Total: any mapping value converts without its type. The type, when given, only makes an
+    f32 the shortest decimal that reads back as the same f32 (0.1, not 0.10000000149011612).
     """
-    if t is None:
+    if t is None or not _has_f32(t):
         return _untyped_json(value)
     if isinstance(t, Prim):
-        if t.name in ("f32", "f64") and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return _float_json(float(value), t.name == "f32")
+        if isinstance(value, float):
+            return _float_json(value, True)
         return _untyped_json(value)
-    if isinstance(t, ListT):
-        if isinstance(value, (bytes, bytearray)):
-            return list(value)
+    if isinstance(t, ListT) and isinstance(value, (list, tuple)):
         return [to_json(v, t.element) for v in value]
-    if isinstance(t, RecordT):
-        return {name: to_json(_field(value, name), ft) for name, ft in t.fields}
-    if isinstance(t, TupleT):
+    if isinstance(t, RecordT) and isinstance(value, dict):
+        return {name: to_json(value[name], ft) if name in value else None for name, ft in t.fields}
+    if isinstance(t, TupleT) and isinstance(value, (list, tuple)):
         return [to_json(v, et) for v, et in zip(value, t.elements, strict=False)]
-    if isinstance(t, EnumT):
-        return value
-    if isinstance(t, FlagsT):
-        return sorted(value)
-    if isinstance(t, (OptionT, ResultT, VariantT)):
-        return _variant_json(value, t)
+    if isinstance(t, OptionT):
+        if value is None:
+            return None
+        if _nullable(t.payload) and isinstance(value, dict) and set(value) == {"some"}:
+            return {"some": to_json(value["some"], t.payload)}
+        return to_json(value, t.payload)
+    if isinstance(t, ResultT) and isinstance(value, dict) and len(value) == 1:
+        ((tag, payload),) = value.items()
+        return {str(tag): to_json(payload, t.ok if tag == "ok" else t.err)}
+    if isinstance(t, VariantT) and isinstance(value, dict) and "tag" in value:
+        payload_t = dict(t.cases).get(value["tag"])
+        return {"tag": value["tag"], "value": to_json(value.get("value"), payload_t)}
     return _untyped_json(value)
 
 
-def _field(value: Any, name: str) -> Any:
-    if isinstance(value, dict):
-        return value[name]
-    return getattr(value, name)
-
-
-def _variant_json(value: Any, t: VariantLike) -> Any:
-    if is_tagged(t):
-        if not isinstance(value, Variant):
-            return _untyped_json(value)
-        tag, payload = value.tag, value.payload
-    else:
-        tag = _case_of(value, t)
-        payload = value
-    payload_t = dict(cases_of(t)).get(tag)
-    inner = None if payload_t is None else to_json(payload, payload_t)
-    if isinstance(t, OptionT):
-        if tag == "none":
-            return None
-        return {"some": inner} if _nullable(t.payload) else inner
-    if isinstance(t, ResultT):
-        return {tag: inner}
-    return {"tag": tag, "value": inner}
+@lru_cache(maxsize=4096)
+def _has_f32(t: ValueType | None) -> bool:
+    if isinstance(t, Prim):
+        return t.name == "f32"
+    if isinstance(t, ListT):
+        return _has_f32(t.element)
+    if isinstance(t, RecordT):
+        return any(_has_f32(f) for _, f in t.fields)
+    if isinstance(t, TupleT):
+        return any(_has_f32(e) for e in t.elements)
+    if isinstance(t, (OptionT, ResultT, VariantT)):
+        return any(_has_f32(p) for _, p in cases_of(t) if p is not None)
+    return False
 
 
 def _case_of(value: Any, t: VariantLike) -> str:
@@ -548,7 +715,7 @@ def _case_of(value: Any, t: VariantLike) -> str:
     for name, payload in cases_of(t):
         if type(value) in _exact(payload):
             return name
-    for name, payload in cases_of(t):  # subclasses (e.g. a user's Record subclass)
+    for name, payload in cases_of(t):  # subclasses
         if payload is not None and isinstance(value, tuple(_exact(payload) - {int, object})):
             return name
     raise TypeError(f"{value!r} is not a value of {render(t)}")
@@ -559,16 +726,12 @@ def _untyped_json(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return _float_json(value, False)
-    if isinstance(value, (bytes, bytearray)):
-        return list(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return list(bytes(value))
     if isinstance(value, (list, tuple)):
         return [_untyped_json(v) for v in value]
     if isinstance(value, (set, frozenset)):
         return sorted(_untyped_json(v) for v in value)
     if isinstance(value, dict):
         return {str(k): _untyped_json(v) for k, v in value.items()}
-    if isinstance(value, Variant):
-        return {"tag": value.tag, "value": _untyped_json(value.payload)}
-    if isinstance(value, Record):
-        return {k: _untyped_json(v) for k, v in vars(value).items()}
     return repr(value)

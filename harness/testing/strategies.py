@@ -3,12 +3,12 @@
 Three families, each with the reference it is checked against:
 
 * `wit_types()` draws component value types (the `_witypes` model) and
-  `values(t)` draws values of a type in the host's Python mapping, which is
-  wasmtime-py's: `Record` objects for records, tuples, lists (`bytes` for
-  `list<u8>`), `str` for enums and chars, `set[str]` for flags, and for
-  variants, options and results either a `Variant(tag, payload)` (when the type
-  is *tagged*) or the bare payload (when it is not). `values_equal(t, a, b)`
-  compares two values of `t` NaN-aware and with f32 rounding.
+  `values(t)` draws values of a type in the host's value mapping (docs/values.md):
+  dicts for records, `{"ok": v}`/`{"err": e}` for results, `{"tag": case, "value": v}`
+  for variants, `None` or the value for options (`{"some": v}` when nested), frozensets
+  for flags, tuples, lists (`bytes` for `list<u8>`), `str` for enums and chars.
+  `values_equal(t, a, b)` compares two values of `t` NaN-aware and with f32 rounding;
+  without NaN, `==` is the comparison.
 * `dependency_graphs()` draws extension dependency scenarios (`harness.testing.GraphScenario`,
   the model the `scenario` fixture writes too) with optional cycles, missing imports,
   ambiguous providers, version skew and broken components; `GraphScenario.expected()`
@@ -16,15 +16,16 @@ Three families, each with the reference it is checked against:
   `materialize()` / `analysed()` turn a scenario into mock extensions on disk or
   into `Analysed` values for the resolver.
 
-Why some values are never generated: wasmtime-py passes a variant-like value
-*untagged* when the Python classes of its cases do not overlap (e.g.
-`option<u32>` is `None` or an `int`, `result<string, u32>` is a `str` or an
-`int`). It lowers such a value as the **first** case whose classes accept it by
-`isinstance`, so some values of a correct type cannot be passed at all: `True`
-for the `u32` case of `variant { a(u32), b(bool) }` goes to `a` (bool is an
-int), and in `result<option<u32>, string>` every `str` is taken by `ok` (an
-option accepts anything). `values()` only generates values wasmtime-py lowers as
-the case they were drawn for, so a round trip is a fair test of the host.
+Why some values are never generated: the host hands values to wasmtime-py, which
+passes a variant-like value *untagged* when the Python classes of its cases do not
+overlap (e.g. `option<u32>` is `None` or an `int`, `result<string, u32>` a `str` or
+an `int`) and lowers it as the **first** case whose classes accept it by
+`isinstance`, so some values of a correct type cannot be passed at all (the host
+refuses them with `bad-arguments`): `True` for the `u32` case of
+`variant { a(u32), b(bool) }` would go to `a` (bool is an int), and in
+`result<option<u32>, string>` every `str` would be taken by `ok`. `values()` only
+generates values wasmtime-py lowers as the case they were drawn for, so a round trip
+is a fair test of the host.
 """
 
 from __future__ import annotations
@@ -162,20 +163,32 @@ def _f32(x: float) -> float:
     return float(struct.unpack("<f", struct.pack("<f", x))[0])
 
 
-def _tagger(name: str) -> Callable[[Any], Any]:
-    from wasmtime.component import Variant
+def _not_taken_by(earlier: list[ValueType | None], case: ValueType | None) -> Callable[[Any], bool]:
+    """Keep a payload of `case` only if no earlier case would claim its wasmtime-py form."""
+    lower = None if case is None else _mapping.lowerer(case)
 
-    return lambda payload: Variant(name, payload)
+    def keep(payload: Any) -> bool:
+        try:
+            native = None if lower is None else lower(payload)
+        except _mapping.ValueMisfit:
+            return False
+        return not any(_accepts(e, native) for e in earlier)
+    return keep
 
 
-def _not_taken_by(earlier: list[ValueType | None]) -> Callable[[Any], bool]:
-    return lambda v: not any(_accepts(e, v) for e in earlier)
+def _case_value(t: VariantT | OptionT | ResultT, name: str) -> Callable[[Any], Any]:
+    """The mapping's value of case `name` with a payload."""
+    if isinstance(t, ResultT):
+        return lambda payload: {name: payload}
+    if isinstance(t, VariantT):
+        return lambda payload: {"tag": name, "value": payload}
+    if isinstance(t.payload, OptionT):  # a nested option: some(x) is {"some": x}
+        return lambda payload: {"some": payload}
+    return lambda payload: payload
 
 
 @lru_cache(maxsize=4096)
-def _values(t: ValueType, width: int) -> st.SearchStrategy[Any]:
-    from wasmtime.component import Record, Variant
-
+def _values(t: ValueType, width: int, nan: bool = True) -> st.SearchStrategy[Any]:
     if isinstance(t, Prim):
         n = t.name
         if n == "bool":
@@ -184,9 +197,9 @@ def _values(t: ValueType, width: int) -> st.SearchStrategy[Any]:
             lo, hi = _INT_RANGE[n]
             return st.integers(lo, hi)
         if n == "f32":
-            return st.floats(width=32)
+            return st.floats(width=32, allow_nan=nan)
         if n == "f64":
-            return st.floats()
+            return st.floats(allow_nan=nan)
         chars = st.characters(exclude_categories=["Cs"])
         if n == "char":
             return chars
@@ -196,69 +209,48 @@ def _values(t: ValueType, width: int) -> st.SearchStrategy[Any]:
     if isinstance(t, ListT):
         if t.element == Prim("u8"):
             return st.binary(max_size=4 * width)
-        return st.lists(_values(t.element, width), max_size=width)
+        return st.lists(_values(t.element, width, nan), max_size=width)
     if isinstance(t, TupleT):
-        return st.tuples(*(_values(e, width) for e in t.elements))
+        return st.tuples(*(_values(e, width, nan) for e in t.elements))
     if isinstance(t, RecordT):
         names = [n for n, _ in t.fields]
-
-        def build(vals: tuple[Any, ...]) -> Any:
-            r = Record()
-            for n, v in zip(names, vals, strict=True):
-                setattr(r, n, v)
-            return r
-
-        return st.tuples(*(_values(f, width) for _, f in t.fields)).map(build)
+        return st.tuples(*(_values(f, width, nan) for _, f in t.fields)).map(
+            lambda vals: dict(zip(names, vals, strict=True)))
     if isinstance(t, EnumT):
         return st.sampled_from(t.names)
     if isinstance(t, FlagsT):
-        return st.sets(st.sampled_from(t.names))
+        return st.frozensets(st.sampled_from(t.names))
     if isinstance(t, VariantT | OptionT | ResultT):
         cases = cases_of(t)
         options: list[st.SearchStrategy[Any]] = []
-        if tagged(t):
-            for name, c in cases:
-                if c is None:
-                    options.append(st.just(Variant(name)))
-                else:
-                    options.append(_values(c, width).map(_tagger(name)))
-            return st.one_of(options)
-        for j, (_, c) in enumerate(cases):
-            if not _reachable(cases, j):
+        bare = not tagged(t)
+        for j, (name, c) in enumerate(cases):
+            if bare and not _reachable(cases, j):
                 continue
-            payload: st.SearchStrategy[Any] = st.none() if c is None else _values(c, width)
-            options.append(payload.filter(_not_taken_by([e for _, e in cases[:j]])))
+            payload: st.SearchStrategy[Any] = st.none() if c is None else _values(c, width, nan)
+            if bare:
+                payload = payload.filter(_not_taken_by([e for _, e in cases[:j]], c))
+            if isinstance(t, OptionT) and name == "none":
+                options.append(st.none())
+            else:
+                options.append(payload.map(_case_value(t, name)))
         return st.one_of(options)
     raise TypeError(f"no values for {t!r}")
 
 
-def values(t: ValueType, max_width: int = 4) -> st.SearchStrategy[Any]:
-    """Values of `t` in wasmtime-py's Python mapping that it can pass unambiguously.
+def values(t: ValueType, max_width: int = 4, *, allow_nan: bool = True) -> st.SearchStrategy[Any]:
+    """Values of `t` in the host's value mapping (docs/values.md) that wasmtime-py can pass.
 
-    Floats include NaN and infinities (f32 values are exactly representable as
-    f32); chars and strings exclude surrogates (not Unicode scalar values).
+    Floats include infinities and, unless `allow_nan=False`, NaN (f32 values are exactly
+    representable as f32); chars and strings exclude surrogates (not Unicode scalar values).
     `max_width` bounds list lengths (strings and bytes get four times as much).
     """
-    return _values(t, max_width)
-
-
-def _case_of(t: VariantT | OptionT | ResultT, v: Any) -> tuple[str, ValueType | None, Any] | None:
-    cases = cases_of(t)
-    if tagged(t):
-        tag = getattr(v, "tag", None)
-        for name, c in cases:
-            if name == tag:
-                return name, c, getattr(v, "payload", None)
-        return None
-    for name, c in cases:
-        if _accepts(c, v):
-            return name, c, v
-    return None
+    return _values(t, max_width, allow_nan)
 
 
 def values_equal(t: ValueType | None, a: Any, b: Any) -> bool:
-    """`a == b` for values of `t`: any NaN equals any NaN, f32 values compare after
-    rounding to f32, records compare by field, untagged variants by case and payload."""
+    """`a == b` for values of `t` in the mapping, except that any NaN equals any NaN and
+    f32 values compare after rounding to f32."""
     if t is None:
         return a is None and b is None
     if isinstance(t, Prim):
@@ -281,17 +273,30 @@ def values_equal(t: ValueType | None, a: Any, b: Any) -> bool:
         return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) == len(t.elements)
                 and all(values_equal(e, x, y) for e, x, y in zip(t.elements, a, b, strict=True)))
     if isinstance(t, RecordT):
-        missing = object()
-        return all(values_equal(f, getattr(a, n, missing), getattr(b, n, missing)) for n, f in t.fields)
+        names = {n for n, _ in t.fields}
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() == names
+                and all(values_equal(f, a[n], b[n]) for n, f in t.fields))
     if isinstance(t, EnumT):
         return isinstance(a, str) and a == b
     if isinstance(t, FlagsT):
-        return isinstance(a, set | frozenset) and isinstance(b, set | frozenset) and set(a) == set(b)
-    if isinstance(t, VariantT | OptionT | ResultT):
-        ca, cb = _case_of(t, a), _case_of(t, b)
-        if ca is None or cb is None or ca[0] != cb[0]:
+        return isinstance(a, frozenset) and isinstance(b, frozenset) and a == b
+    if isinstance(t, OptionT):
+        if a is None or b is None:
+            return a is None and b is None
+        if isinstance(t.payload, OptionT):
+            return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() == {"some"}
+                    and values_equal(t.payload, a["some"], b["some"]))
+        return values_equal(t.payload, a, b)
+    if isinstance(t, ResultT):
+        if not (isinstance(a, dict) and isinstance(b, dict) and len(a) == 1 and a.keys() == b.keys()):
             return False
-        return values_equal(ca[1], ca[2], cb[2])
+        ((tag, x),) = a.items()
+        return tag in ("ok", "err") and values_equal(t.ok if tag == "ok" else t.err, x, b[tag])
+    if isinstance(t, VariantT):
+        if not (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() == {"tag", "value"}):
+            return False
+        cases = dict(t.cases)
+        return a["tag"] == b["tag"] in cases and values_equal(cases[a["tag"]], a["value"], b["value"])
     return bool(a == b)
 
 
