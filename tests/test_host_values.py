@@ -4,6 +4,7 @@ lowering is not charged to the guest's time limit."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -273,3 +274,17 @@ def test_host_side_lowering_is_not_charged_to_the_guest(bytes_host: Host) -> Non
         assert bytes_host.call("bytes", "check", b"\x00\x01", timeout=0.2) == 2
     finally:
         bound.lower = fast
+
+
+def test_arguments_take_the_json_forms_as_well(cache_dir: Path) -> None:
+    """One mapping for Python and JSON: what the CLI accepts, `host.call` accepts too."""
+    with Host.load(VALUES, cache_dir=str(cache_dir)) as host:
+        assert host.call("cli_values", "scale", "inf", -1) == -math.inf  # a float parameter: "nan", "inf"
+        assert math.isnan(host.call("cli_values", "scale", "nan", 2))
+        assert host.call("cli_values", "perm-bits", ["read", "exec"]) == host.call("cli_values", "perm-bits",
+                                                                                   frozenset({"read", "exec"}))
+        assert host.call("cli_values", "shape-area", "nothing") == host.call(
+            "cli_values", "shape-area", {"tag": "nothing", "value": None})
+        assert host.call("cli_values", "byte-sum", {"base64": "AQI="}) == 3
+        with pytest.raises(BadArgumentsError, match=r"argument 'x': expected a number, got 'fast'"):
+            host.call("cli_values", "scale", "fast", 2)

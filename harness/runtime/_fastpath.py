@@ -24,7 +24,7 @@ from wasmtime import component as wc
 
 from ..pipeline._wasmtypes import from_wasmtime_valtype
 from ._codegen import compile_generated
-from ._values import INT_RANGES, ValueMisfit, explain, lifter, lowerer
+from ._values import FLOAT_WORDS, INT_RANGES, ValueMisfit, explain, lifter, lowerer
 
 __all__ = ["compile_lift", "compile_lower", "free_vals", "lift_bytes", "lower_bytes"]
 
@@ -95,7 +95,13 @@ def compile_lower(param_types: tuple[Any, ...], store: Any) -> tuple[Callable[[t
         sc = _scalar(ty)
         if sc is not None:
             field, bad, wanted = sc
-            lines.append(f"    if {bad}: raise Problem({i}, 'expected {wanted}, got ' + repr(v)[:80])")
+            refuse = f"raise Problem({i}, 'expected {wanted}, got ' + repr(v)[:80])"
+            if field in ("f32", "f64"):  # the JSON forms "nan", "inf", "-inf" as well
+                lines.append(f"    if {bad}:")
+                lines.append("        if v.__class__ is str and v.lower() in WORDS: v = WORDS[v.lower()]")
+                lines.append(f"        else: {refuse}")
+            else:
+                lines.append(f"    if {bad}: {refuse}")
             value = "ord(v)" if field == "character" else "v"
             lines.append(f"    e = arr[{i}]; e.kind = {_KINDS[field]}; e.of.{field} = {value}")
         else:
@@ -122,7 +128,7 @@ def compile_lower(param_types: tuple[Any, ...], store: Any) -> tuple[Callable[[t
             lines.append(f"        free(arr, {i})")
             lines.append(f"        raise Problem({i}, str(ex) or type(ex).__name__) from ex")
     lines.append("    return arr")
-    ns.update(free=free_vals, lower_bytes=lower_bytes, Misfit=ValueMisfit, explain=explain,
+    ns.update(free=free_vals, lower_bytes=lower_bytes, Misfit=ValueMisfit, explain=explain, WORDS=FLOAT_WORDS,
               BYTES_LIKE=(bytes, bytearray, memoryview))
     exec(compile_generated("\n".join(lines), "fastpath lower"), ns)
     if scalar_only and n and all(_PACK.get(_scalar(t)[0]) for t in param_types):  # type: ignore[index]

@@ -45,7 +45,7 @@ from ..model._witypes import (
 )
 from ._codegen import compile_generated
 
-__all__ = ["INT_RANGES", "IntMisfit", "ValueMisfit", "args_to_python", "describe_misfit", "explain",
+__all__ = ["FLOAT_WORDS", "INT_RANGES", "IntMisfit", "ValueMisfit", "args_to_python", "describe_misfit", "explain",
            "is_tagged", "json_kind", "lifter", "lowerer", "to_json", "to_python"]
 
 # The one table of integer ranges: JSON arguments, the argument fast path (`_fastpath`) and
@@ -57,10 +57,11 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "s64": (-(2**63), 2**63 - 1), "u64": (0, 2**64 - 1),
 }
 _INT_RANGES = INT_RANGES  # the name harness.testing.strategies reads
-_FLOAT_WORDS: dict[str, float] = {
+FLOAT_WORDS: dict[str, float] = {
     "nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
     "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
 }
+_FLOAT_WORDS = FLOAT_WORDS
 _NONE_TYPE = type(None)
 
 VariantLike = OptionT | ResultT | VariantT
