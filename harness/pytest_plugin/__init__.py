@@ -43,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the conformance suite on PATH (comma-separated or repeated; "
                          "default: ini ext_suite, else examples/ under the rootdir)")
     group.addoption("--ext-report", action="store", default=None, metavar="DIR",
-                    help="write JUnit XML, JSON and Markdown reports of the suite to DIR (default: reports/)")
+                    help="write JUnit XML, JSON, Markdown and HTML reports of the suite to DIR (default: reports/)")
     group.addoption("--ext-no-report", action="store_true", default=False,
                     help="do not write conformance reports")
     group.addoption("--ext-timeout-ms", action="store", type=int, default=None, metavar="MS",

@@ -1,4 +1,5 @@
-"""Reports of a conformance run: JUnit XML, JSON, and a Markdown summary with a Mermaid graph.
+"""Reports of a conformance run: JUnit XML, JSON, a Markdown summary with a Mermaid graph, and
+one self-contained HTML page with the graph drawn (`_report_html`).
 
 The writer works on `CheckRecord`s only (built from pytest reports in the
 controller, so it sees the merged results of every xdist worker) and never on
@@ -89,7 +90,7 @@ def _node(name: str) -> str:
 
 
 class RunReport:
-    """All check records of one run; writes the three report files."""
+    """All check records of one run; writes the four report files."""
 
     def __init__(self, records: Iterable[CheckRecord] = ()) -> None:
         self.records: dict[str, CheckRecord] = {}
@@ -132,7 +133,15 @@ class RunReport:
         paths[1].write_text(json.dumps(self.to_json(versions, duration), indent=2, sort_keys=True) + "\n",
                             encoding="utf-8")
         paths[2].write_text(self.markdown(versions), encoding="utf-8")
+        paths.append(folder / "conformance.html")
+        paths[3].write_text(self.html(versions), encoding="utf-8")
         return paths
+
+    def html(self, versions: dict[str, str]) -> str:
+        """One self-contained page (inline SVG graph, no script, no network), failing checks first."""
+        from ._report_html import render_html
+
+        return render_html(self.by_extension(), self.failed, self.counts(), versions)
 
     def to_json(self, versions: dict[str, str], duration: float = 0.0) -> dict[str, Any]:
         exts: dict[str, Any] = {}
