@@ -13,6 +13,8 @@
    whole call (which also holds wasmtime's own copy into the guest and the guest's pass over it).
 6. per-hop cost of a chain of extensions (each calls the next) at depth 2 and at depth 60: deep
    chains take the checked path (stack budgets); target: depth 60 ≤ 1.3× depth 2.
+7. the value mapping: a record result (read back as a dict) and a record argument next to a
+   scalar call, and wasmtime-py's stock call of the record function.
 
 Rounds alternate between the contenders and the figures are medians: the machine is noisy.
 Run: `python benchmarks/bench_calls.py [--quick]`.
@@ -42,6 +44,7 @@ from harness.runtime._fastpath import lower_bytes
 ROOT = Path(__file__).resolve().parent.parent
 HOST_WAT = ROOT / "fixtures" / "wat" / "host"
 CALC = "test:calc/lib@1.2.0"
+VALUES = "test:cli/values@1.0.0"
 
 
 def per_call_us(fn: Callable[[], object], n: int) -> float:
@@ -228,6 +231,33 @@ def bench_throughput(host: Host, names: list[str], calls: int, rounds: int) -> N
     print(f"    {t * 1e3:8.1f} ms   {calls / t:10.0f} calls/s")
 
 
+def bench_compound(host: Host, n: int, rounds: int) -> None:
+    """The value mapping's cost: a record result (a dict) and a record argument next to a scalar
+    call of the same extension, and wasmtime-py's stock call of the record function."""
+    engine = wasmtime.Engine()
+    store, inst = stock_instance(engine, ROOT / "fixtures" / "wat" / "cli_values.wat")
+    stock_make = stock_func(store, inst, VALUES, "make-point")
+    add = host.function("cli_values", "add")
+    make = host.function("cli_values", "make-point")
+    point_sum = host.function("cli_values", "point-sum")
+    point = {"x": 3, "y-coord": 4}
+    assert make(3, 4) == point and point_sum(point) == 304
+
+    def stock() -> float:
+        def one() -> None:
+            stock_make(store, 3, 4)
+            stock_make.post_return(store)
+        return per_call_us(one, n)
+
+    s, a, r, p = median_of(rounds, stock, lambda: per_call_us(lambda: add(1, 2), n),
+                           lambda: per_call_us(lambda: make(3, 4), n),
+                           lambda: per_call_us(lambda: point_sum(point), n))
+    print(f"[7] compound values, {n} calls × {rounds} rounds (median µs per call)")
+    print(f"    scalar add(1, 2):                       {a:7.2f}")
+    print(f"    record result make-point(3, 4) → dict:  {r:7.2f}   stock Func.__call__ {s:7.2f}")
+    print(f"    record argument point-sum(dict):        {p:7.2f}")
+
+
 def bench_bytes(host: Host, size: int, rounds: int) -> None:
     data = (bytes(range(251)) * (size // 251 + 1))[:size]
     assert host.call("bytes", "check", data) == size
@@ -317,6 +347,7 @@ def main() -> None:
         shutil.copy(HOST_WAT / "twice.wat", folder / "twice.wat")
         shutil.copy(HOST_WAT / "calc.wat", folder / "calc2.wat")
         shutil.copy(HOST_WAT / "bytes.wat", folder / "bytes.wat")
+        shutil.copy(ROOT / "fixtures" / "wat" / "cli_values.wat", folder / "cli_values.wat")
         extra = [f"calc{i}" for i in range(3, 9)]
         for name in extra:
             shutil.copy(HOST_WAT / "calc.wat", folder / f"{name}.wat")
@@ -333,6 +364,7 @@ def main() -> None:
             bench_parallel(host, 20_000_000 if quick else 100_000_000, rounds)
             bench_throughput(host, ["calc", "calc2", *extra], 10_000, 3 if quick else 5)
             bench_bytes(host, 5 * 2**20, 3 if quick else 7)
+            bench_compound(host, n, rounds)
         bench_depth(folder, (2, 16, 30, 60), 500 if quick else 2_000, rounds)
 
 
