@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from conftest import stat
 from harness.model._codes import DIAGNOSTIC_CODES
 from harness.model._diagnostics import Diagnostic
-from harness.pytest_plugin._suite import wasm_tools
+from harness.pipeline._wasmtools import wasm_tools
 from harness.runtime._host import Host
 from harness.testing import (
     STRING,

@@ -10,7 +10,7 @@ import pytest
 
 import harness
 from harness.pipeline._inspect import inspect
-from harness.pytest_plugin._suite import wasm_tools as find_wasm_tools
+from harness.pipeline._wasmtools import wasm_tools as find_wasm_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"

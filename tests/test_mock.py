@@ -182,7 +182,7 @@ def test_forward_17_scalars_to_one_scalar() -> None:
 def test_generated_component_validates_with_wasm_tools(tmp_path: Path) -> None:
     import subprocess
 
-    from harness.pytest_plugin._suite import wasm_tools
+    from harness.pipeline._wasmtools import wasm_tools
     tool = wasm_tools()
     if tool is None:
         pytest.skip("wasm-tools not installed")

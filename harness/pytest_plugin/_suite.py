@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
-import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -27,6 +25,7 @@ from ..model._diagnostics import Diagnostic
 from ..model._names import InterfaceName
 from ..model._records import ConformanceExample
 from ..model._witypes import FuncT
+from ..pipeline._wasmtools import wasm_tools
 from ._command_checks import conformance_check
 from ._regression import read_snapshot, snapshot_of, verdict, write_snapshot
 
@@ -70,15 +69,6 @@ class CheckResult:
     def to_json(self) -> dict[str, Any]:
         return {"extension": self.extension, "check": self.check, "outcome": self.outcome,
                 "message": self.message, "details": dict(self.details)}
-
-
-def wasm_tools() -> str | None:
-    """The `wasm-tools` binary: on PATH, or installed next to the running Python."""
-    found = shutil.which("wasm-tools")
-    if found:
-        return found
-    local = Path(sys.executable).parent / "wasm-tools"
-    return str(local) if local.exists() else None
 
 
 def _explain(name: str, check: str, diags: Sequence[Diagnostic], warnings: Sequence[Diagnostic] = ()) -> str:
