@@ -13,32 +13,17 @@ import re
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ..model._text import printable
+from ._check_record import CheckRecord
 from ._suite import CHECKS, wasm_tools
 
 __all__ = ["CheckRecord", "RunReport", "tool_versions"]
 
 _ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}
-
-
-@dataclass
-class CheckRecord:
-    extension: str
-    check: str
-    outcome: str  # passed | failed | skipped
-    message: str = ""
-    duration: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
-    nodeid: str = ""
-
-    @property
-    def id(self) -> str:
-        return f"{self.extension}::{self.check}"
 
 
 def tool_versions() -> dict[str, str]:

@@ -12,13 +12,10 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..model._text import printable
+from ._check_record import CheckRecord
 from ._suite import CHECKS
-
-if TYPE_CHECKING:
-    from ._report import CheckRecord
 
 __all__ = ["GraphEdge", "GraphNode", "dependency_graph", "render_html", "render_svg"]
 
