@@ -266,7 +266,7 @@ def test_inspect_refuses_what_is_not_a_path(bad: object) -> None:
 PRIVATE = re.compile(r"harness(?:\.[a-z_]+)*\._[a-z]\w*|harness/(?:[a-z_]+/)*_[a-z]\w*(?:\.py)?")
 # Lines another change rewrites (the value mapping gets docs/values.md): each must still occur,
 # so the entry is dropped as soon as its line is fixed.
-PENDING = {("cli.md", "harness.runtime._values")}
+PENDING: set[tuple[str, str]] = set()  # (doc, private name) still to be replaced
 
 
 def test_docs_and_readme_name_no_private_module() -> None:
