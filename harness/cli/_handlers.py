@@ -26,7 +26,7 @@ from ._render import diagnostic_lines, print_call_error, print_json
 if TYPE_CHECKING:
     from ..runtime._host import Host
 
-__all__ = ["cmd_call", "cmd_commands", "cmd_inspect", "cmd_run", "cmd_wit"]
+__all__ = ["cmd_build", "cmd_call", "cmd_commands", "cmd_inspect", "cmd_new", "cmd_run", "cmd_wit"]
 
 
 def _load(paths: Sequence[str], args: argparse.Namespace) -> Host:
@@ -171,3 +171,61 @@ def cmd_run(args: argparse.Namespace) -> int:
         output = printable(output)  # the extension's text: newlines and tabs kept, controls escaped
         sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- new, build
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..pipeline._scaffold import scaffold
+
+    try:
+        folder = scaffold(args.name, args.lang, Path(args.dir))
+    except (ValueError, FileExistsError) as e:
+        raise _Usage(str(e)) from e
+    print(printable(f"created {folder} ({args.lang})"))
+    print(printable(f"next: cd {folder} && ext-harness build && pytest --ext-suite"))
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..pipeline._build import BuildResult, Toolchains, build
+
+    def log(message: str) -> None:
+        print(printable(f"==> {message}"), file=sys.stderr, flush=True)
+
+    def show(r: BuildResult) -> None:
+        if args.json:
+            return
+        where = f" -> {r.output}" if r.output else ""
+        if r.status == "built":
+            print(printable(f"{r.name}: built {r.size} bytes in {r.seconds:.1f}s{where}"), flush=True)
+        elif r.status == "up-to-date":
+            print(printable(f"{r.name}: up to date ({r.size} bytes){where}"), flush=True)
+        for p in r.problems:
+            print(printable(f"error[{p.code}] {p.extension}: {p.message}"), flush=True)
+            for line in p.output.rstrip().splitlines():
+                print(printable(f"  | {line}"))
+            print(printable(f"  hint: {p.hint}"), flush=True)
+
+    paths = [Path(p) for p in args.paths] or [Path.cwd()]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise _Usage(f"no such path: {', '.join(missing)}")
+    tools = Toolchains(Path(args.toolchains) if args.toolchains else None, install=not args.no_install, log=log)
+    results = build(paths, tools, force=args.force, on_result=show)
+    failed = [r for r in results if r.status == "failed"]
+    if args.json:
+        print_json({"results": [{"extension": r.name, "folder": str(r.folder), "status": r.status,
+                                 "output": str(r.output) if r.output else None, "seconds": round(r.seconds, 3),
+                                 "size": r.size, "problems": [p.to_json() for p in r.problems]}
+                                for r in results]}, indent=2)
+    elif not results:
+        print(printable(f"no extension (extension.toml) under {', '.join(map(str, paths))}"))
+    else:
+        total = sum(r.seconds for r in results)
+        print(f"{len(results) - len(failed)} ok, {len(failed)} failed in {total:.1f}s")
+    return EXIT_FAILED if failed or not results else EXIT_OK

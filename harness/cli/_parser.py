@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model._text import printable
 from ._args import positive_int
-from ._handlers import cmd_call, cmd_commands, cmd_inspect, cmd_run, cmd_wit
+from ._handlers import cmd_build, cmd_call, cmd_commands, cmd_inspect, cmd_new, cmd_run, cmd_wit
 
 __all__ = ["build_parser"]
 
@@ -17,8 +17,20 @@ _PATHS_HELP = "an extension folder, a folder of extensions, a .wasm or .wat file
 class _Parser(argparse.ArgumentParser):
     """argparse, with what it prints (usage errors quote the arguments) escaped like all output."""
 
+    intermixed = False  # True: positionals may follow options (`new NAME --lang js DIR`)
+    _mixing = False
+
     def _print_message(self, message: str, file: Any = None) -> None:
         super()._print_message(printable(message), file)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self.intermixed and not self._mixing:  # parse_known_intermixed_args calls back into this method
+            self._mixing = True
+            try:
+                return self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._mixing = False
+        return super().parse_known_args(args, namespace)
 
 
 def _version() -> str:
@@ -103,4 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_call_options(p_run, "command")
     _add_load_options(p_run)
     p_run.set_defaults(handler=cmd_run)
+
+    p_new = sub.add_parser(
+        "new", help="create a new extension folder (Python, JavaScript or WAT)",
+        description="Create the folder NAME (in DIR, default the current folder) holding an extension that "
+                    "builds with `ext-harness build` and passes `pytest --ext-suite` as it is: extension.toml "
+                    "with conformance examples, wit/ with the host contract in wit/deps/, a source file, "
+                    "a test using the pytest fixtures and a .gitignore.",
+        epilog="example: ext-harness new my-ext --lang python && cd my-ext && ext-harness build && "
+               "pytest --ext-suite")
+    p_new.add_argument("name", metavar="NAME", help="the extension's name: lowercase words joined by '-'")
+    p_new.add_argument("dir", nargs="?", default=".", metavar="DIR", help="where to create NAME (default: .)")
+    p_new.add_argument("--lang", required=True, choices=("python", "js", "wat"), help="the source language")
+    p_new.set_defaults(handler=cmd_new)
+    if isinstance(p_new, _Parser):
+        p_new.intermixed = True
+
+    p_build = sub.add_parser(
+        "build", help="build extensions from source with pinned toolchains",
+        description="Build every extension under PATH... (default: the current folder) from source: "
+                    "componentize-py for Python, componentize-qjs for JavaScript, wasm-tools for WAT, each "
+                    "installed on first use into the tool cache. An extension whose inputs are unchanged is "
+                    "skipped. Each output is checked with `wasm-tools validate` and `component targets`. "
+                    "Exit 1 if any extension failed.")
+    p_build.add_argument("paths", nargs="*", metavar="PATH", help="an extension folder or a folder of them")
+    p_build.add_argument("--force", action="store_true", help="rebuild even if the inputs are unchanged")
+    p_build.add_argument("--toolchains", metavar="DIR",
+                         help="tool cache folder (default: $EXT_HARNESS_TOOLCHAINS, else "
+                              "$XDG_CACHE_HOME/ext-harness/toolchains or ~/.cache/ext-harness/toolchains)")
+    p_build.add_argument("--no-install", action="store_true",
+                         help="fail instead of installing a missing toolchain (no network)")
+    p_build.add_argument("--json", action="store_true", help="print a JSON document instead of text")
+    p_build.set_defaults(handler=cmd_build)
     return parser

@@ -12,7 +12,7 @@ from typing import Literal
 
 __all__ = ["CALL_CODES", "CODES", "DIAGNOSTIC_CODES", "Code", "describe"]
 
-Stage = Literal["discovery", "analysis", "resolution", "linking", "load", "call", "usage"]
+Stage = Literal["discovery", "analysis", "resolution", "linking", "load", "call", "build", "usage"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,22 @@ _TABLE: tuple[Code, ...] = (
          "read the command's message"),
     Code("host-closed", "call", "the host was closed (`Host.close()` or the end of its `with` block) before the call "
          "started", "call before closing the host; a call already running when it closes gets `timeout`"),
+    # ext-harness build
+    Code("build-config", "build",
+         "`ext-harness build` cannot tell how to build the extension: no single source to guess from, a bad "
+         "[build] table, or no `world` in extension.toml",
+         "name the entry point in extension.toml: [build] lang = \"python\" entry = \"src/app.py\" "
+         "(see docs/writing-extensions.md)"),
+    Code("build-failed", "build", "the toolchain (componentize-py, componentize-qjs, wasm-tools parse) "
+         "reported an error; its output is shown",
+         "fix the source at the place the tool's output names"),
+    Code("build-invalid", "build",
+         "the built component fails `wasm-tools validate`, or does not target the manifest's world",
+         "make the source implement every export of the world in extension.toml, or correct `world`"),
+    Code("toolchain-unavailable", "build",
+         "a toolchain could not be found or installed (npm, pip, network, or installing turned off)",
+         "install Node.js 18+ and npm for JavaScript; check access to PyPI and npm; or pass --toolchains DIR "
+         "holding an installed copy"),
     Code("usage", "usage", "the host or the CLI was called with wrong arguments",
          "see `ext-harness --help`"),
 )

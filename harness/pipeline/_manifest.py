@@ -20,6 +20,7 @@ Keys (all optional; see docs/writing-extensions.md):
                     (integers in the ranges of `_hostconfig.LIMITS`)
     [[conformance.example]]  function = "ns:pkg/iface@1.0.0#f"  args = [1, 2]
                              expect = 3  |  expect_error = "trap"   command = "greet" (optional)
+    [build]         lang = "python" | "js" | "wat"   entry = "src/app.py"     # read by `ext-harness build`
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ MANIFEST_NAME = "extension.toml"
 
 _TOP_KEYS = frozenset(
     {"name", "version", "component", "description", "world", "wit", "provides", "capabilities",
-     "limits", "conformance"}
+     "limits", "conformance", "build"}
 )
 _CAP_KEYS = frozenset({"preopens", "inherit_env", "env", "inherit_stdio", "network", "args"})
 _LIMIT_KEYS = tuple(LIMITS)

@@ -1,0 +1,115 @@
+"""`ext-harness new` and `ext-harness build`: a new extension builds and passes `pytest --ext-suite`.
+
+Each language runs new -> build -> suite once, in a folder outside the repository. The Python and
+JavaScript ones use the tool cache examples/build.sh filled (`--no-install`, so CI never downloads
+here) and are skipped when it is empty; the WAT one needs no toolchain.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.pipeline._build import Toolchains
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 300
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=TIMEOUT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+
+
+def _suite(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "--ext-suite", "-q", "-p", "no:randomly", "-p",
+                           "no:cacheprovider", "-p", "no:xdist"], cwd=folder, capture_output=True, text=True,
+                          timeout=TIMEOUT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+
+
+def _new_built(tmp: Path, lang: str) -> Path:
+    if lang != "wat" and not Toolchains().installed(lang):  # type: ignore[arg-type]
+        pytest.skip(f"the {lang} toolchain is not in the tool cache; run examples/build.sh first")
+    made = _cli("new", f"hello-{lang}", "--lang", lang, cwd=tmp)
+    assert made.returncode == 0, made.stderr
+    folder = tmp / f"hello-{lang}"
+    built = _cli("build", "--no-install", cwd=folder)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert f"hello-{lang}: built" in built.stdout
+    return folder
+
+
+@pytest.fixture(scope="module", params=["wat", "js", "python"])
+def new_extension(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _new_built(tmp_path_factory.mktemp(f"author-{request.param}"), request.param)
+
+
+def test_a_new_extension_passes_the_suite(new_extension: Path) -> None:
+    files = sorted(str(p.relative_to(new_extension)) for p in new_extension.rglob("*") if p.is_file()
+                   and "build" not in p.parts and "reports" not in p.parts)
+    assert "extension.toml" in files and "wit/deps/host.wit" in files and ".gitignore" in files
+    assert any(f.startswith("tests/test_") for f in files)
+    result = _suite(new_extension)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
+    assert "conformance" in result.stdout
+    # a second build is skipped: the inputs did not change
+    again = _cli("build", "--no-install", cwd=new_extension)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
+
+
+def test_new_refuses_a_bad_name_and_an_existing_folder(tmp_path: Path) -> None:
+    bad = _cli("new", "My_Ext", "--lang", "wat", cwd=tmp_path)
+    assert bad.returncode == 2 and "lowercase words" in bad.stderr
+    assert _cli("new", "ok", "--lang", "wat", str(tmp_path / "sub"), cwd=tmp_path).returncode == 0
+    assert (tmp_path / "sub" / "ok" / "extension.toml").is_file()
+    again = _cli("new", "ok", "--lang", "wat", "sub", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_build_reports_a_tool_error_with_a_code_and_escaped_output(tmp_path: Path) -> None:
+    assert _cli("new", "broken", "--lang", "wat", cwd=tmp_path).returncode == 0
+    src = tmp_path / "broken" / "src" / "main.wat"
+    src.write_text("(component (bogus \x1b[31m))\n", encoding="utf-8")
+    result = _cli("build", "broken", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error[build-failed] broken: wasm-tools parse failed" in result.stdout
+    assert "\x1b" not in result.stdout  # the tool echoes the source: escaped before the terminal
+    assert not (tmp_path / "broken" / "build" / "broken.wasm").exists()
+
+
+def test_build_needs_an_entry_point_it_can_tell(tmp_path: Path) -> None:
+    folder = tmp_path / "two"
+    (folder / "src").mkdir(parents=True)
+    (folder / "extension.toml").write_text('name = "two"\nworld = "my:two/two@0.1.0"\n', encoding="utf-8")
+    (folder / "src" / "a.py").write_text("", encoding="utf-8")
+    (folder / "src" / "b.py").write_text("", encoding="utf-8")
+    result = _cli("build", "--no-install", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error[build-config] two: 2 python files in src/" in result.stdout
+    (folder / "extension.toml").write_text('name = "two"\n[build]\nlang = "rust"\n', encoding="utf-8")
+    result = _cli("build", "--no-install", "two", cwd=tmp_path)
+    assert "error[build-config] two: `build.lang` = 'rust' is not one of python, js, wat" in result.stdout
+
+
+def test_build_table_is_a_known_manifest_key(tmp_path: Path) -> None:
+    from harness.pipeline._manifest import parse_manifest
+
+    path = tmp_path / "extension.toml"
+    path.write_text('name = "a"\n[build]\nlang = "js"\nentry = "src/main.js"\n', encoding="utf-8")
+    manifest, diags = parse_manifest(path, default_name="a")
+    assert manifest is not None and [d.code for d in diags] == []
+
+
+def test_toolchain_folder_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXT_HARNESS_TOOLCHAINS", str(tmp_path / "tc"))
+    tools = Toolchains(install=False)
+    assert tools.root == tmp_path / "tc"
+    monkeypatch.delenv("EXT_HARNESS_TOOLCHAINS")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert Toolchains().root == tmp_path / "xdg" / "ext-harness" / "toolchains"
+    assert not Toolchains(tmp_path / "tc", install=False).installed("js")
