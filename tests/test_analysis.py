@@ -90,8 +90,8 @@ EXPECTED_ALL = InstanceT((
     ("parse", FuncT((("text", Prim("string")),), ResultT(ListT(Prim("u8")), Prim("string")))),
     ("pair", FuncT((("c", Prim("char")), ("names", ListT(Prim("string")))),
                    TupleT((Prim("char"), Prim("s64"))))),
-    ("counter-new", FuncT((("start", Prim("s64")),), HandleT("own"))),
-    ("counter-get", FuncT((("self", HandleT("borrow")),), Prim("u32"))),
+    ("counter-new", FuncT((("start", Prim("s64")),), HandleT("own", "counter", "ext:types/all"))),
+    ("counter-get", FuncT((("self", HandleT("borrow", "counter", "ext:types/all")),), Prim("u32"))),
     ("noop", FuncT((), None)),
     ("inner", InstanceT((("depth", FuncT((), Prim("u32"))),))),
 ))
@@ -110,8 +110,8 @@ export ext:types/all@1.0.0: interface {
   perms: func(p: flags { read, write, exec }) -> option<s64>;
   parse: func(text: string) -> result<list<u8>, string>;
   pair: func(c: char, names: list<string>) -> tuple<char, s64>;
-  counter-new: func(start: s64) -> own<resource>;
-  counter-get: func(self: borrow<resource>) -> u32;
+  counter-new: func(start: s64) -> own<counter>;
+  counter-get: func(self: borrow<counter>) -> u32;
   noop: func();
   inner: interface {
     depth: func() -> u32;

@@ -61,7 +61,7 @@ def value_to_json(t: ValueType) -> Any:
     if isinstance(t, ResultT):
         return ["result", _opt_to_json(t.ok), _opt_to_json(t.err)]
     if isinstance(t, HandleT):
-        return ["handle", t.kind, t.resource]
+        return ["handle", t.kind, t.resource] + ([t.interface] if t.interface else [])
     if isinstance(t, FutureT):
         return ["future", _opt_to_json(t.payload)]
     if isinstance(t, StreamT):
@@ -117,8 +117,9 @@ def value_from_json(o: Any) -> ValueType:
         return OptionT(value_from_json(args[0]))
     if tag == "result" and len(args) == 2:
         return ResultT(_opt_from_json(args[0]), _opt_from_json(args[1]))
-    if tag == "handle" and len(args) == 2 and args[0] in ("own", "borrow"):
-        return HandleT("own" if args[0] == "own" else "borrow", _str(args[1]))
+    if tag == "handle" and len(args) in (2, 3) and args[0] in ("own", "borrow"):
+        return HandleT("own" if args[0] == "own" else "borrow", _str(args[1]),
+                       _str(args[2]) if len(args) == 3 else "")
     if tag == "future" and len(args) == 1:
         return FutureT(_opt_from_json(args[0]))
     if tag == "stream" and len(args) == 1:

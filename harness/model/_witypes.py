@@ -93,10 +93,13 @@ class ResultT:
 
 @dataclass(frozen=True)
 class HandleT:
-    """`own<r>` or `borrow<r>`; wasmtime exposes no resource names, only identity."""
+    """`own<r>` or `borrow<r>`. wasmtime's types name no resource: analysis finds `r` among the
+    interfaces' exports, so two handles are the same type when interface (without version) and name
+    match; "" and "resource" when it was not found."""
 
     kind: Literal["own", "borrow"]
     resource: str = "resource"
+    interface: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,10 @@ def type_diff(expected: Item | ValueType | None, found: Item | ValueType | None,
     if isinstance(expected, ResultT) and isinstance(found, ResultT):
         return (type_diff(expected.ok, found.ok, _join(path, "ok"))
                 or type_diff(expected.err, found.err, _join(path, "err")))
+    if isinstance(expected, HandleT) and isinstance(found, HandleT) and expected.kind == found.kind \
+            and expected.resource == found.resource:
+        return (f"{where}expected {render(expected)} of {expected.interface or 'an unknown interface'}, "
+                f"found {render(found)} of {found.interface or 'an unknown interface'}")
     return f"{where}expected {render(expected)}, found {render(found)}"
 
 

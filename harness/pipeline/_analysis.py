@@ -37,6 +37,7 @@ from ..model._witypes import (
 from ._cache import CompileCache
 from ._engine import EngineConfig, shared_engine
 from ._wasmtypes import from_wasmtime_item as _convert_item
+from ._wasmtypes import resource_names as _resource_names
 from ._wat import assemble_wat_file
 
 __all__ = ["AnalysisConfig", "analyse", "analyse_all", "binary_layer"]
@@ -208,9 +209,13 @@ def _read_interface(component: Any, engine: wasmtime.Engine) -> tuple[_Named, _N
 
     def convert(externs: dict[str, Any]) -> _Named:
         out: list[tuple[str, Item | Exception]] = []
+        try:
+            names = _resource_names(externs, engine)
+        except Exception:  # names are a nicety: handles then render as own<resource>
+            names = []
         for n, ext in externs.items():
             try:
-                out.append((n, _convert_item(ext.ty, engine)))
+                out.append((n, _convert_item(ext.ty, engine, names)))
             except Exception as e:  # a type this version of the model does not know
                 out.append((n, e))
         return tuple(out)
