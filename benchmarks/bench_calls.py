@@ -17,6 +17,8 @@
    scalar call, and wasmtime-py's stock call of the record function.
 
 Rounds alternate between the contenders and the figures are medians: the machine is noisy.
+Single-threaded figures ([1], [2], [5], [6]) are CPU time of this process (`time.process_time`), so
+other processes sharing the machine do not inflate them; [3] and [4] (threads) are wall time.
 Run: `python benchmarks/bench_calls.py [--quick]`.
 """
 
@@ -48,10 +50,10 @@ VALUES = "test:cli/values@1.0.0"
 
 
 def per_call_us(fn: Callable[[], object], n: int) -> float:
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n * 1e6
+    return (time.process_time() - t0) / n * 1e6
 
 
 def median_of(rounds: int, *contenders: Callable[[], float]) -> list[float]:
@@ -142,11 +144,11 @@ def bench_proxy_hop(host: Host, hops: int, rounds: int) -> None:
     assert ours(100) == 5050
 
     def hop_cost(call: Callable[[int], object]) -> float:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         call(hops)
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         call(0)
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         return ((t1 - t0) - (t2 - t1)) / hops * 1e6
 
     naive, fast, floor = median_of(rounds, lambda: hop_cost(lambda k: naive_sum(cstore, k)), lambda: hop_cost(ours),
@@ -267,9 +269,9 @@ def bench_bytes(host: Host, size: int, rounds: int) -> None:
     def lowering(lower: Callable[[Any], None]) -> Callable[[], float]:
         def one() -> float:
             slot = ffi.wasmtime_component_val_t()
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             lower(slot)
-            elapsed = time.perf_counter() - t0
+            elapsed = time.process_time() - t0
             ffi.wasmtime_component_val_delete(ctypes.byref(slot))
             return elapsed
         return one

@@ -97,3 +97,24 @@ def test_the_depth_cap_holds_below_the_fast_depth(chain40: Path) -> None:
         assert "reached the cap (3)" in info.value.message
         assert info.value.chain[-1] == "chain3:test:chain3/lib@1.0.0#down"
         assert host.call("chain37", "down", 1) == 1  # three extensions deep is fine
+
+
+def test_both_recursion_probes_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nested-list probe (3.11) must answer exactly as Python calls do, at any depth."""
+    def deepest(at_depth: int) -> int:
+        def at(d: int) -> int:
+            if d:
+                return at(d - 1)
+            lo, hi = 0, 100_000
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if _gate.has_levels(mid) else (lo, mid - 1)
+            return lo
+        return at(at_depth)
+
+    answers = {}
+    for shared in (True, False):
+        monkeypatch.setattr(_gate, "_C_SHARES_BUDGET", shared)
+        answers[shared] = [deepest(d) for d in (0, 100, 400)]
+    assert answers[True] == answers[False]
+    assert answers[True][0] > answers[True][1] > answers[True][2] > 0
