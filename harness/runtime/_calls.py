@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from ctypes import byref
 from dataclasses import dataclass, field
+from types import CoroutineType
 from typing import Any
 
 from wasmtime import _bindings as _raw
@@ -39,6 +40,7 @@ from ..model._errors import (
     TrapError,
 )
 from ..model._witypes import ValueType
+from ._asynchost import run_host_coroutine
 from ._fastpath import ArgumentProblem, compile_lift, compile_lower, free_vals
 from ._values import ValueMisfit, describe_misfit, lifter, lowerer
 
@@ -98,6 +100,7 @@ class CallContext:
     # Python recursion levels known to be free for the hop running now (see _gate.py); 0: unknown
     levels: int = 0
     interrupt: tuple[int, Any] | None = None  # a SIGINT recorded while a guest ran (signum, frame)
+    loop: Any = None  # the event loop awaiting the `acall` running here: async host functions run on it
 
     @property
     def cancelled(self) -> bool:
@@ -276,7 +279,7 @@ def stock_failure(text: str, ctx: CallContext) -> CallError | None:
 
 
 def wrap_host_function(name: str, fn: HostCallable, result: ValueType | None = None,
-                       params: tuple[ValueType, ...] = ()) -> HostCallable:
+                       params: tuple[ValueType, ...] = (), closed: Callable[[], bool] | None = None) -> HostCallable:
     """Wrap a Python host function so its exceptions become `host-error` in the call context.
 
     wasmtime-py's own callback turns the exception into a trap; we record the
@@ -285,6 +288,10 @@ def wrap_host_function(name: str, fn: HostCallable, result: ValueType | None = N
     result in the value mapping (docs/values.md), as `host.call` does; a result that does
     not fit its type (an integer out of range: wasmtime-py would truncate it silently) is a
     `host-error` naming the function and the value.
+
+    An `async def` function (any that returns a coroutine) is run to completion while the
+    guest waits (`_asynchost.py`): on the event loop of the `acall` the guest call came from,
+    else on a private loop; `closed` says whether the host was closed meanwhile.
     """
     lifts = tuple(lifter(p) for p in params)
     lift_args = any(c is not None for c in lifts)
@@ -295,6 +302,8 @@ def wrap_host_function(name: str, fn: HostCallable, result: ValueType | None = N
             if lift_args:
                 args = tuple(a if c is None else c(a) for c, a in zip(lifts, args, strict=False))
             value = fn(*args)
+            if type(value) is CoroutineType:
+                value = run_host_coroutine(name, value, current_context(), closed)
         except CallError as e:  # a nested host.call failed: keep its code and chain
             ctx = current_context()
             if ctx.pending is None:

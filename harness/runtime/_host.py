@@ -42,6 +42,7 @@ from ..model._text import printable
 from ..model._witypes import InstanceT
 from ..pipeline._sandbox import CapabilityDeniedError, open_preopen, plan_preopens, preopen_path, protected_files
 from ..pipeline._serves import HOST_API, host_interface_for, served_interfaces
+from ._asynchost import AWAITING, awaiting, refuse_awaited
 from ._calls import (
     CallContext,
     _func_call,
@@ -179,6 +180,9 @@ class Host:
         for pid in self._proxy_keys:
             PROXIES.pop(pid, None)
         self._proxy_keys.clear()
+
+    def _is_closed(self) -> bool:
+        return self._gate.closed
 
     def _tick(self) -> None:
         period = self.config.tick_ms / 1000
@@ -342,7 +346,7 @@ class Host:
                 for f in wanted:
                     sig = item.get(f)
                     inst.add_func(f, wrap_host_function(f"{name}#{f}", funcs[f], sig.result,
-                                                        tuple(t for _, t in sig.params)))
+                                                        tuple(t for _, t in sig.params), closed=self._is_closed))
             return
 
         cap = self.config.max_log_message
@@ -550,6 +554,9 @@ class Host:
                 if room < self._gate.stack_need:
                     return self._invoke_on_big_stack(rt, key, args, timeout, cancel)
             ctx.pending = None
+            awaited = AWAITING.get()
+            if awaited is not None and awaited.active:  # from an async host function's coroutine
+                refuse_awaited(awaited, rt.name, key)
             limit = timeout if timeout is not None else rt.timeout_s
             ctx.deadline = _monotonic() + limit if limit else None  # waiting for the lock counts
             ctx.cancel = cancel
@@ -665,11 +672,15 @@ class Host:
         _check_timeout(timeout)
         rt = self._runtime(extension, function)
         key = self._resolve_key(rt, function)
+        awaited = awaiting()
+        if awaited is not None:  # from an async host function's coroutine: it must not wait for itself
+            refuse_awaited(awaited, rt.name, key)
+        loop = asyncio.get_running_loop()
         cancel = threading.Event()
         limit = timeout if timeout is not None else rt.timeout_s
         deadline = time.monotonic() + limit if limit else None
         try:
-            fut = rt.executor().submit(self._run_async, rt, key, args, deadline, cancel)
+            fut = rt.executor().submit(self._run_async, rt, key, args, deadline, cancel, loop)
         except RuntimeError as e:  # the worker was stopped by a concurrent close()
             raise _closed_error(rt.name, key) from e
         try:
@@ -679,7 +690,7 @@ class Host:
             raise
 
     def _run_async(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], deadline: float | None,
-                   cancel: threading.Event) -> Any:
+                   cancel: threading.Event, loop: asyncio.AbstractEventLoop | None = None) -> Any:
         if self._gate.closed:
             raise _closed_error(rt.name, key)
         if cancel.is_set():
@@ -691,17 +702,22 @@ class Host:
             if remaining <= 0:
                 raise CallTimeoutError(f"{rt.name}: {key} timed out waiting for its turn",
                                        extension=rt.name, function=key)
-        if not self.config.trace:
-            return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
-        self.traces.append(TraceEvent("start", rt.name, key, next(self._seq)))
-        outcome = "ok"
+        ctx = current_context()
+        ctx.loop = loop  # async host functions the guest calls run on the loop awaiting this call
         try:
-            return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
-        except CallError as e:
-            outcome = e.code
-            raise
+            if not self.config.trace:
+                return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+            self.traces.append(TraceEvent("start", rt.name, key, next(self._seq)))
+            outcome = "ok"
+            try:
+                return self._invoke(rt, key, args, timeout=remaining, cancel=cancel)
+            except CallError as e:
+                outcome = e.code
+                raise
+            finally:
+                self.traces.append(TraceEvent("end", rt.name, key, next(self._seq), outcome))
         finally:
-            self.traces.append(TraceEvent("end", rt.name, key, next(self._seq), outcome))
+            ctx.loop = None
 
     async def agather(self, calls: Iterable[tuple[str, str, Sequence[Any]]]) -> list[Any]:
         """Run several calls concurrently; results (or CallError instances) in order."""
