@@ -7,6 +7,7 @@ regression fails instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import textwrap
@@ -293,3 +294,24 @@ def test_ctrl_c_during_a_sync_call_cancels_the_coroutine(cache_dir: Path) -> Non
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.stdout.split() == ["interrupted", "True", "9"], out.stderr
+
+
+def test_a_loop_closed_under_a_waiting_guest_does_not_keep_it_waiting(cache_dir: Path) -> None:
+    started = threading.Event()
+
+    async def cb(x: int) -> int:
+        started.set()
+        await asyncio.sleep(60)
+        return x
+
+    with load(cache_dir, cb) as host:
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(host.acall("echo", "call-host", 1, timeout=LIMIT))
+        loop.run_until_complete(asyncio.wait((loop.create_task(asyncio.to_thread(started.wait, LIMIT)),)))
+        assert started.is_set() and not task.done()
+        loop.close()  # without cancelling the call: its coroutine's task will never run again
+        began = time.monotonic()
+        assert host.call("echo", "ident", 7, timeout=LIMIT) == 7  # echo was released, not held until LIMIT
+        assert time.monotonic() - began < 3
+        del task
+        gc.collect()  # asyncio logs the destroyed pending tasks now, inside the test

@@ -141,7 +141,8 @@ def _step(ctx: _Context) -> float:
 
 
 _WHAT = {"timeout": "ran past the call's time limit", "cancelled": "was cancelled with the call",
-         "closed": "was stopped: the host was closed", "interrupted": "was interrupted (SIGINT)"}
+         "closed": "was stopped: the host was closed", "interrupted": "was interrupted (SIGINT)",
+         "loop closed": "could not finish: the event loop it ran on was closed"}
 
 
 def _stopped(name: str, why: str, ctx: _Context) -> CallTimeoutError:
@@ -149,7 +150,7 @@ def _stopped(name: str, why: str, ctx: _Context) -> CallTimeoutError:
     return CallTimeoutError(
         f"{top + ': ' if top else ''}async host function {name} {_WHAT[why]}; it was cancelled",
         extension=top, function=name, chain=[*ctx.chain(), f"host:{name}"],
-        details={"reason": f"ext-harness: {why}"})
+        details={"reason": f"ext-harness: {'cancelled' if why == 'loop closed' else why}"})
 
 
 def run_host_coroutine(name: str, coro: Coroutine[Any, Any, Any], ctx: _Context,
@@ -184,7 +185,7 @@ def run_host_coroutine(name: str, coro: Coroutine[Any, Any, Any], ctx: _Context,
             fut = asyncio.run_coroutine_threadsafe(main, loop)
         except RuntimeError:  # the loop was closed just now
             return _run_here(name, main, ctx, closed)
-        return _wait_threadsafe(name, fut, finished, ctx, closed)
+        return _wait_threadsafe(name, fut, loop, finished, ctx, closed)
     finally:
         mark.active = False
         with gate:
@@ -193,13 +194,13 @@ def run_host_coroutine(name: str, coro: Coroutine[Any, Any, Any], ctx: _Context,
                 coro.close()  # (no "never awaited" warning)
 
 
-def _wait_threadsafe(name: str, fut: concurrent.futures.Future[Any], finished: threading.Event, ctx: _Context,
-                     closed: Callable[[], bool] | None) -> Any:
+def _wait_threadsafe(name: str, fut: concurrent.futures.Future[Any], loop: asyncio.AbstractEventLoop,
+                     finished: threading.Event, ctx: _Context, closed: Callable[[], bool] | None) -> Any:
     while True:
-        why = _stop_reason(ctx, closed)
+        why = "loop closed" if loop.is_closed() else _stop_reason(ctx, closed)  # its task never runs again
         if why is not None:
             fut.cancel()  # cancels the task on its loop
-            if why != "closed":  # close() may be running on that very loop: do not wait for it
+            if why not in ("closed", "loop closed"):  # close() may be running on that very loop: no waiting
                 finished.wait(SETTLE)
             raise _stopped(name, why, ctx)
         concurrent.futures.wait((fut,), timeout=_step(ctx))
