@@ -313,5 +313,5 @@ def test_a_loop_closed_under_a_waiting_guest_does_not_keep_it_waiting(cache_dir:
         began = time.monotonic()
         assert host.call("echo", "ident", 7, timeout=LIMIT) == 7  # echo was released, not held until LIMIT
         assert time.monotonic() - began < 3
-        del task
+        del task, loop
         gc.collect()  # asyncio logs the destroyed pending tasks now, inside the test
