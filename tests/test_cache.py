@@ -585,3 +585,29 @@ def test_cached_interface_equals_the_fresh_one(tmp_path: Path, path: Path) -> No
     assert _analysis._load_interface(CompileCache(tmp_path), digest, CFG) == fresh
     side = next(tmp_path.glob("??/*.iface"))
     assert json.loads(side.read_bytes()[:-_cache._TRAILER.size])["version"] == 1
+
+
+def test_a_lock_held_forever_delays_a_load_but_never_stops_it(tmp_path: Path, wasm: bytes,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process stuck while compiling the same entry (holding its flock): wait, then compile."""
+    import fcntl
+    import threading
+
+    monkeypatch.setattr(_cache, "_LOCK_WAIT", 0.3)
+    cache = CompileCache(tmp_path / "cache")
+    key = cache.key(hashlib.sha256(wasm).hexdigest(), CFG)
+    lock = cache.path_for(key).with_name(f".{key}.lock")
+    (tmp_path / "cache").mkdir(mode=0o700)
+    lock.parent.mkdir(mode=0o700)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a separate open file: flock excludes it even in this process
+    results: list[bool] = []
+    try:
+        worker = threading.Thread(target=lambda: results.append(
+            cache.load_or_compile(shared_engine(CFG), CFG, wasm)[1]), daemon=True)
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), "the load waited for the lock without a limit"
+    finally:
+        os.close(fd)
+    assert results == [False] and cache.stats.misses == 1

@@ -42,6 +42,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 import types
 import warnings
 from collections.abc import Iterator
@@ -75,6 +76,7 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted as a file must not block the open
 _PROC_FD = Path("/proc/self/fd")
+_LOCK_WAIT = 300.0  # seconds to wait for another process compiling the same entry (an 18 MB one: ~10 s)
 _BAD_SEAL = "bad MAC or trailer (forged, corrupt, or sealed with another key)"
 _REFUSED_HINT = ("use a folder of your own that only you can write (chmod 700), e.g. via "
                  "EXT_HARNESS_CACHE_DIR or cache_dir= / --cache-dir, or turn the cache off "
@@ -236,7 +238,9 @@ class CompileCache:
         workers) compile a component once: the others wait, then load the stored entry.
 
         The lock file is opened without following symlinks and never read; if it cannot be
-        made or locked (read-only disk, no flock), everyone just compiles, as before.
+        made or locked (read-only disk, no flock), everyone just compiles, as before. A holder
+        that never finishes (a stopped process) is waited for `_LOCK_WAIT` seconds at most,
+        then this process compiles too: a lock only saves work, it never stops a load.
         """
         fd: int | None = None
         try:
@@ -245,7 +249,16 @@ class CompileCache:
             fd = os.open(path.with_name(f".{key}.lock"),
                          os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, 0o600)
             if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                deadline = time.monotonic() + _LOCK_WAIT
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            _log.debug("compile cache: %s still locked after %ss; compiling", path, _LOCK_WAIT)
+                            break
+                        time.sleep(0.05)
         except OSError as e:
             _log.debug("compile cache: no lock for %s: %s", path, e)
         try:
