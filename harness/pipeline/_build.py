@@ -132,8 +132,16 @@ def find_extensions(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
+def _clip_output(text: str) -> str:
+    """The head (where tools print the error) and the tail (where they print the summary)."""
+    if len(text) <= MAX_OUTPUT:
+        return text
+    half = MAX_OUTPUT // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters left out ...]\n{text[-half:]}"
+
+
 def _fail(name: str, message: str, code: str = "build-config", output: str = "") -> _Failed:
-    return _Failed(BuildProblem(code, message, name, output=output[-MAX_OUTPUT:]))
+    return _Failed(BuildProblem(code, message, name, output=_clip_output(output)))
 
 
 def _inside(folder: Path, rel: str, name: str, key: str) -> Path:
