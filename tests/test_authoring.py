@@ -113,3 +113,15 @@ def test_toolchain_folder_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert Toolchains().root == tmp_path / "xdg" / "ext-harness" / "toolchains"
     assert not Toolchains(tmp_path / "tc", install=False).installed("js")
+
+
+def test_the_shipped_npm_pin_is_the_builders_version() -> None:
+    import json
+
+    from harness.pipeline._build import COMPONENTIZE_QJS_VERSION
+
+    pins = ROOT / "harness" / "pipeline" / "toolchains"
+    pkg = json.loads((pins / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((pins / "package-lock.json").read_text(encoding="utf-8"))
+    assert pkg["devDependencies"]["componentize-qjs"] == COMPONENTIZE_QJS_VERSION
+    assert lock["packages"]["node_modules/componentize-qjs"]["version"] == COMPONENTIZE_QJS_VERSION
