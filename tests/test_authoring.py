@@ -125,3 +125,19 @@ def test_the_shipped_npm_pin_is_the_builders_version() -> None:
     lock = json.loads((pins / "package-lock.json").read_text(encoding="utf-8"))
     assert pkg["devDependencies"]["componentize-qjs"] == COMPONENTIZE_QJS_VERSION
     assert lock["packages"]["node_modules/componentize-qjs"]["version"] == COMPONENTIZE_QJS_VERSION
+
+
+def test_a_missing_npm_is_toolchain_unavailable_and_the_cache_is_private(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _cli("new", "js-ext", "--lang", "js", cwd=tmp_path).returncode == 0
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no npm, no node
+    from harness.pipeline._build import build_one
+
+    result = build_one(tmp_path / "js-ext", Toolchains(tmp_path / "tc"))
+    assert result.status == "failed"
+    assert [p.code for p in result.problems] == ["toolchain-unavailable"]
+    assert "npm not found" in result.problems[0].message
+    assert (tmp_path / "tc").stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in (tmp_path / "tc").iterdir()) == [".lock"]  # nothing half-installed

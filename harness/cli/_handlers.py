@@ -200,7 +200,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     def show(r: BuildResult) -> None:
         if args.json:
             return
-        where = f" -> {r.output}" if r.output else ""
+        where = f" -> {_shown(r.output)}" if r.output else ""
         if r.status == "built":
             print(printable(f"{r.name}: built {r.size} bytes in {r.seconds:.1f}s{where}"), flush=True)
         elif r.status == "up-to-date":
@@ -210,6 +210,13 @@ def cmd_build(args: argparse.Namespace) -> int:
             for line in p.output.rstrip().splitlines():
                 print(printable(f"  | {line}"))
             print(printable(f"  hint: {p.hint}"), flush=True)
+
+    def _shown(path: Path) -> Path:
+        """Relative to the current folder when inside it: shorter, and what the user typed."""
+        try:
+            return path.resolve().relative_to(Path.cwd())
+        except ValueError:
+            return path
 
     paths = [Path(p) for p in args.paths] or [Path.cwd()]
     missing = [str(p) for p in paths if not p.exists()]

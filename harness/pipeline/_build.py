@@ -20,7 +20,6 @@ output, never exceptions, so one broken extension does not stop the others.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -34,6 +33,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Literal, cast
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: installs are not serialised across processes
+    fcntl = None  # type: ignore[assignment]
 
 from ..model._codes import describe
 from ._manifest import MANIFEST_NAME, parse_manifest
@@ -215,6 +219,9 @@ def _guess_entry(folder: Path, name: str, lang: str | None) -> Path:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Serialise installs across processes (two builds started at once share one cache)."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
     with path.open("a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
