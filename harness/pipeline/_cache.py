@@ -45,7 +45,7 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,10 +214,15 @@ class CompileCache:
         problems never raise.
         """
         wasm = bytes(wasm_bytes)
+        return self.load_or_build(engine, engine_cfg, digest or hashlib.sha256(wasm).hexdigest(), lambda: wasm)
+
+    def load_or_build(self, engine: wasmtime.Engine, engine_cfg: EngineConfig, digest: str,
+                      build: Callable[[], bytes]) -> tuple[Component, bool]:
+        """`load_or_compile` for bytes that are costly to make (a composed component): `digest`
+        names the inputs, and `build` runs only on a miss, so a warm load never makes them."""
         secret = self._key() if self._enabled else None
         if secret is None:
-            return _compile(engine, wasm), False
-        digest = digest or hashlib.sha256(wasm).hexdigest()
+            return _compile(engine, build()), False
         key = self.key(digest, engine_cfg)
         path = self.path_for(key)
         component = self._load(engine, secret, key, path)
@@ -226,7 +231,7 @@ class CompileCache:
                 component = self._load(engine, secret, key, path)
                 if component is None:
                     self._count("misses")
-                    component = _compile(engine, wasm)
+                    component = _compile(engine, build())
                     self._store(secret, key, path, component)
                     return component, False
         self._count("hits")
