@@ -43,7 +43,7 @@ __all__ = ["FAST_DEPTH", "HOP_LEVELS", "Gate", "has_levels", "note_nested_fault"
 
 FAST_DEPTH = 16  # hops below this depth do not budget Python's recursion
 STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
-HOP_LEVELS = 6  # recursion one proxy hop uses (4 measured on 3.11, tests/test_gate.py), with a margin
+HOP_LEVELS = 6  # recursion one proxy hop uses (3 measured on 3.11, tests/test_gate.py), with a margin
 
 Restart = Callable[["ExtensionRuntime", CallContext, str], None]
 Record = Callable[[str, str, str], None]

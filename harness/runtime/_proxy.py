@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from wasmtime import _ffi as ffi
 
 from ..model._errors import CallError, ExtensionFaultedError
-from ._calls import classify_error, current_context, error_text, new_error, stock_failure
+from ._calls import CallContext, _func_call, classify_error, current_context, error_text, new_error, stock_failure
 from ._gate import Gate, note_nested_fault
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Proxy:
         except BaseException as e:  # never into C
             return self._failed(rt, ctx, e)
         try:
-            err = bound.raw_call(args, nargs, results, nresults)
+            err = _func_call(bound._fref, bound._ctx, args, nargs, results, nresults)  # (one frame less than raw_call)
             if err:
                 text = error_text(err)
                 if ctx.pending is None:
@@ -65,7 +65,7 @@ class Proxy:
         finally:
             gate.leave(rt, ctx, room, levels)
 
-    def _failed(self, rt: ExtensionRuntime, ctx: Any, e: BaseException) -> int:
+    def _failed(self, rt: ExtensionRuntime, ctx: CallContext, e: BaseException) -> int:
         """Record `e` as the chain's failure (unless one is recorded already); the C error to return."""
         if isinstance(e, CallError):
             if ctx.pending is None:
