@@ -3,7 +3,7 @@
 Entering an extension takes its lock for this thread (refusing re-entry, the depth cap and
 deadlocks instead of hanging: the wait-for graph lives here), budgets the native stack and
 Python's recursion, and finds the live bound function (restarting a faulted extension).
-`Host._invoke` (Python → guest) and `Proxy.forward` (guest → guest) both call `enter` and
+`Host._invoke` (Python → guest) and `proxy_callback` (guest → guest) both call `enter` and
 `leave`, so the rules cannot drift apart between the two.
 
 Two stack budgets are kept per thread in the `CallContext`, both as conservative estimates
@@ -43,7 +43,7 @@ __all__ = ["FAST_DEPTH", "HOP_LEVELS", "Gate", "has_levels", "note_nested_fault"
 
 FAST_DEPTH = 16  # hops below this depth do not budget Python's recursion
 STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
-HOP_LEVELS = 6  # recursion one proxy hop uses (3 measured on 3.11, tests/test_gate.py), with a margin
+HOP_LEVELS = 6  # recursion one proxy hop uses (2 measured on 3.11, tests/test_gate.py), with a margin
 
 Restart = Callable[["ExtensionRuntime", CallContext, str], None]
 Record = Callable[[str, str, str], None]

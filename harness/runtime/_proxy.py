@@ -36,35 +36,6 @@ class Proxy:
         self.key = key
         self.label = key
 
-    def forward(self, args: Any, nargs: int, results: Any, nresults: int) -> int:
-        """Hand the caller's C arrays to the provider's function; never raises into C."""
-        gate = self.gate
-        ctx = current_context()
-        rt = self.provider
-        room, levels = ctx.room, ctx.levels
-        try:
-            bound = gate.enter(rt, ctx, self.key)
-        except BaseException as e:  # never into C
-            return self._failed(rt, ctx, e)
-        try:
-            err = _func_call(bound._fref, bound._ctx, args, nargs, results, nresults)  # (one frame less than raw_call)
-            if err:
-                text = error_text(err)
-                if ctx.pending is None:
-                    failure = stock_failure(text, ctx) or classify_error(
-                        text, extension=rt.name, function=self.key, chain=ctx.chain(),
-                        memory_limited=rt.limits.memory_mb is not None)
-                    ctx.pending = note_nested_fault(rt, self.key, ctx, failure)
-                elif rt.depth > 1:
-                    rt.nested_fault = ctx.pending
-                rt.mark_faulted(ctx.pending.code)
-                return new_error(text)
-            return 0
-        except BaseException as e:  # never into C
-            return self._failed(rt, ctx, e)
-        finally:
-            gate.leave(rt, ctx, room, levels)
-
     def _failed(self, rt: ExtensionRuntime, ctx: CallContext, e: BaseException) -> int:
         """Record `e` as the chain's failure (unless one is recorded already); the C error to return."""
         if isinstance(e, CallError):
@@ -85,10 +56,40 @@ _proxy_ids = itertools.count(1)
 
 @ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
 def proxy_callback(data: Any, _context: Any, _ty: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
+    """The C callback of every proxy: hand the caller's C arrays to the provider's function;
+    never raises into C. The whole hop is this one function, not a call into a method: a chain
+    keeps one Python frame alive per hop, and deep chains were measurably slower with three."""
     try:
-        return PROXIES[data or 0].forward(args, nargs, results, nresults)
-    except BaseException as e:  # pragma: no cover - forward() already catches
+        proxy = PROXIES[data or 0]
+        gate = proxy.gate
+        ctx = current_context()
+        rt = proxy.provider
+        key = proxy.key
+        room, levels = ctx.room, ctx.levels
+    except BaseException as e:  # pragma: no cover - a proxy outliving its host
         return new_error(f"ext-harness: proxy failed: {e!r}")
+    try:
+        bound = gate.enter(rt, ctx, key)
+    except BaseException as e:  # never into C
+        return proxy._failed(rt, ctx, e)
+    try:
+        err = _func_call(bound._fref, bound._ctx, args, nargs, results, nresults)
+        if err:
+            text = error_text(err)
+            if ctx.pending is None:
+                failure = stock_failure(text, ctx) or classify_error(
+                    text, extension=rt.name, function=key, chain=ctx.chain(),
+                    memory_limited=rt.limits.memory_mb is not None)
+                ctx.pending = note_nested_fault(rt, key, ctx, failure)
+            elif rt.depth > 1:
+                rt.nested_fault = ctx.pending
+            rt.mark_faulted(ctx.pending.code)
+            return new_error(text)
+        return 0
+    except BaseException as e:  # never into C
+        return proxy._failed(rt, ctx, e)
+    finally:
+        gate.leave(rt, ctx, room, levels)
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
