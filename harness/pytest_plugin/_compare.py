@@ -1,15 +1,21 @@
 """Comparing values in the JSON mapping, for `[[conformance.example]]` expectations.
 
-Manifests are TOML, which has no null: an absent record field means `none`. So
-`same_json` treats absent and null alike, and compares floats with a tolerance
-(guests in different languages print and round floats differently).
+An expectation may use any JSON form of a value (docs/values.md): flags in any order,
+`{"base64": ...}` for `list<u8>`, a bare case name for a variant case without payload,
+`"nan"`. With the result type, it is read in the value mapping and written back as JSON
+before comparing, as the result is. Manifests are TOML, which has no null: an absent
+record field means `none`. So `same_json` treats absent and null alike, and compares
+floats with a tolerance (guests in different languages print and round floats differently).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from typing import Any
+
+from ..model._witypes import ValueType
 
 __all__ = ["same_json"]
 
@@ -22,8 +28,15 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def same_json(expected: Any, actual: Any) -> bool:
-    """Equality in the JSON mapping: absent == null, floats within 1e-9 (relative)."""
+def same_json(expected: Any, actual: Any, t: ValueType | None = None) -> bool:
+    """Equality in the JSON mapping: absent == null, floats within 1e-9 (relative). With the
+    type `t` of the value, `expected` is first put in the form JSON output has; one that does
+    not read as a value of `t` (an absent field, say) is compared as written."""
+    if t is not None:
+        from ..model._errors import BadArgumentsError
+        from ..runtime._values import to_json, to_python
+        with contextlib.suppress(BadArgumentsError):
+            expected = to_json(to_python(expected, t), t)
     return _same(_drop_nulls(expected), _drop_nulls(actual))
 
 

@@ -386,7 +386,7 @@ class SuiteRun:
         if ex.expect_error is not None:
             return f"expected error {ex.expect_error!r}, but it returned {values_to_json(value, sig.result)!r}"
         got = values_to_json(value, sig.result)
-        if ex.has_expect and not same_json(ex.expect, got):
+        if ex.has_expect and not same_json(ex.expect, got, sig.result):
             return f"expected {ex.expect!r}, got {got!r}"
         return None
 
