@@ -495,7 +495,7 @@ UNLINKABLE = {
     "host-log-extra": ('(component (import "ext:host/log@0.1.0" (instance (export "log" (func)) '
                        '(export "flush" (func)))))', "missing-import"),
     "library-resource": ('(component (import "x:good/lib@1.0.0" (instance (export "r" (type (sub resource))) '
-                         '(export "id" (func (result u32))))))', "unsupported-import"),
+                         '(export "id" (func (result u32))))))', "type-mismatch"),  # no `r` in good
     "shared-memory": ("(component (core module $m (memory 1 1 shared)) (core instance (instantiate $m)))",
                       "invalid-component"),
 }

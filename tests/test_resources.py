@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import wasmtime
 from wasmtime import component as wc
 
+from harness.model._errors import StaleHandleError, TrapError
 from harness.model._witypes import FuncT, HandleT, InstanceT, Prim, ResourceItem, render, type_diff
 from harness.pipeline._wasmtypes import from_wasmtime_item, resource_names
+from harness.runtime._host import Host
 
 HOST = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
 LIB = "test:res/counter@1.0.0"
@@ -62,3 +65,86 @@ def test_handle_types_round_trip_through_the_interface_cache_json(kind: str) -> 
     from harness.model._typejson import value_from_json, value_to_json
     for t in (HandleT(kind, "counter", "a:b/c"), HandleT(kind)):  # type: ignore[arg-type]
         assert value_from_json(value_to_json(t)) == t
+
+
+# ------------------------------------------------------------------ handles through a dynamic link
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def linked(cache_dir: Path) -> Iterator[Host]:
+    with Host.load(HOST / "counter.wat", HOST / "counter_user.wat", cache_dir=str(cache_dir),
+                   timeout_ms=20_000) as host:
+        assert host.status == {"counter": "ok", "counter_user": "ok"}, host.diagnostics
+        yield host
+
+
+def _user(host: Host, fn: str, *args: object) -> object:
+    return host.call("counter_user", f"{USER}#{fn}", *args)
+
+
+def _lib(host: Host, fn: str) -> object:
+    return host.call("counter", f"{LIB}#{fn}")
+
+
+def _entries(host: Host) -> int:
+    return sum(len(t.entries) for t in host._handle_tables.values())
+
+
+def test_inspect_accepts_resources_in_a_library_interface_and_it_loads(cache_dir: Path) -> None:
+    from harness import inspect
+    report = inspect(HOST / "counter.wat", HOST / "counter_user.wat", cache_dir=str(cache_dir))
+    assert [d.code for d in report.diagnostics if d.severity == "error"] == []
+    with Host.load(HOST / "counter.wat", HOST / "counter_user.wat", cache_dir=str(cache_dir)) as host:
+        assert host.status == {"counter": "ok", "counter_user": "ok"}
+
+
+def test_constructor_methods_and_drop_across_the_link(linked: Host) -> None:
+    assert _user(linked, "run", 4) == 7  # new counter(4), inc ×3
+    assert _lib(linked, "live") == 0 and _lib(linked, "dropped") == 1  # the consumer's drop ran the destructor
+    assert _entries(linked) == 0
+
+
+def test_borrow_is_for_the_call_and_the_provider_gets_its_own_resource_back(linked: Host) -> None:
+    assert _user(linked, "run-make", 10) == 12  # make(10), bump-twice(borrow)
+    assert _user(linked, "identity", 7) == 9  # bump-twice then take: the provider's own counter, state kept
+    assert _lib(linked, "live") == 0 and _lib(linked, "dropped") == 2
+    assert _entries(linked) == 0
+
+
+def test_own_moves_to_the_provider(linked: Host) -> None:
+    assert _user(linked, "give", 7) == 7  # take(own): the provider drops it itself
+    assert _lib(linked, "dropped") == 1 and _entries(linked) == 0
+
+
+def test_handles_nested_in_an_option(linked: Host) -> None:
+    assert _user(linked, "maybe", 7) == 8 and _user(linked, "maybe", 0) == 0
+    assert _lib(linked, "live") == 0 and _entries(linked) == 0
+
+
+def test_a_handle_lives_across_calls_until_dropped(linked: Host) -> None:
+    _user(linked, "hold", 5)
+    assert _user(linked, "poke") == 6 and _user(linked, "poke") == 7
+    assert _entries(linked) == 1 and _lib(linked, "live") == 1
+    _user(linked, "release")
+    assert _entries(linked) == 0 and _lib(linked, "live") == 0
+
+
+def test_a_provider_restart_makes_outstanding_handles_stale(linked: Host) -> None:
+    _user(linked, "hold", 5)
+    with pytest.raises(TrapError):
+        _lib(linked, "boom")
+    with pytest.raises(StaleHandleError) as e:
+        _user(linked, "poke")
+    assert e.value.code == "stale-handle" and "counter restarted" in e.value.message
+    assert _entries(linked) == 0
+    assert _user(linked, "run", 1) == 4  # both serve again
+
+
+def test_100k_create_drop_cycles_leave_the_tables_empty(linked: Host) -> None:
+    assert _user(linked, "churn", 100_000) == 0
+    assert _lib(linked, "dropped") == 100_000 and _lib(linked, "live") == 0
+    assert _entries(linked) == 0

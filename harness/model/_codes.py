@@ -144,6 +144,10 @@ _TABLE: tuple[Code, ...] = (
          "list exports with `ext-harness inspect`; name functions as `ns:pkg/iface@ver#func`"),
     Code("bad-arguments", "call", "the arguments do not match the function's parameter types",
          "check the function's signature with `ext-harness inspect`"),
+    Code("stale-handle", "call",
+         "a resource handle is no longer valid: it was dropped or moved, or its provider restarted since it was "
+         "made (a restart loses every resource the provider had handed out)",
+         "make the resource again after a restart; do not use a handle after drop() or after passing it as own"),
     Code("no-such-command", "call", "no extension offers that command",
          "list commands with `ext-harness commands PATH`"),
     Code("command-failed", "call", "the command returned an error",

@@ -19,6 +19,7 @@ docs/errors.md); an instance never changes its code or message after it is raise
         ├── HostClosedError                     host-closed
         ├── NoSuchFunctionError (+ LookupError) no-such-function
         ├── BadArgumentsError (+ TypeError)     bad-arguments
+        ├── StaleHandleError                    stale-handle
         ├── NoSuchCommandError (+ LookupError)  no-such-command
         └── CommandFailedError                  command-failed
 
@@ -56,6 +57,7 @@ __all__ = [
     "NoSuchCommandError",
     "NoSuchFunctionError",
     "ReentrancyError",
+    "StaleHandleError",
     "TrapError",
     "UsageError",
     "WatSyntaxError",
@@ -230,6 +232,10 @@ class BadArgumentsError(CallError, TypeError):
     code = "bad-arguments"
 
 
+class StaleHandleError(CallError):
+    code = "stale-handle"
+
+
 class NoSuchCommandError(CallError, LookupError):
     code = "no-such-command"
 
@@ -242,7 +248,7 @@ _BY_CODE: dict[str, type[CallError]] = {
     cls.code: cls
     for cls in (TrapError, CallTimeoutError, FuelExhaustedError, MemoryLimitError, ReentrancyError,
                 DeadlockError, HostFunctionError, ExtensionFaultedError, HostClosedError, NoSuchFunctionError,
-                BadArgumentsError, NoSuchCommandError, CommandFailedError)
+                BadArgumentsError, StaleHandleError, NoSuchCommandError, CommandFailedError)
 }
 
 

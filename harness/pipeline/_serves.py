@@ -8,7 +8,8 @@ linker (`Host._link_one`) serves exactly
   wasi:http, not 0.3, not unversioned names);
 * `ext:host/*` imports with an interface given to `Host.load(interfaces=...)`
   or else the host API (`HOST_API`), functions only;
-* library imports with proxies into the resolved provider, functions only;
+* library imports with proxies into the resolved provider: functions, and resources as host
+  resource types whose handles the host translates (`runtime._handles`);
 
 and nothing else. `check_links` turns everything outside that into a coded
 diagnostic for the import (`unsupported-import` or `missing-import`), then
@@ -139,6 +140,8 @@ def _import_problems(a: Analysed, imp: Endpoint, served: ServedInterfaces) -> li
     for item_name, item in imp.item.exports:
         if isinstance(item, (FuncT, TypeItem)):
             continue
+        if isinstance(item, ResourceItem) and imp.kind == "library":
+            continue  # defined as a host resource type; handles are translated (runtime._handles)
         what = ("a resource" if isinstance(item, ResourceItem) else "a core module" if isinstance(item, ModuleItem)
                 else "an instance" if isinstance(item, InstanceT) else "a component")
         owner = "host" if imp.kind == "host" else "library"
@@ -214,14 +217,21 @@ def _linker(a: Analysed, engine: wasmtime.Engine, served: ServedInterfaces) -> A
                 wanted = [f for f, _ in imp.item.funcs()] if from_python or funcs is None else list(funcs)
                 _define(root, imp.name, wanted)
             elif imp.kind == "library":
-                _define(root, imp.name, [f for f, _ in imp.item.funcs()])
+                resources = [n for n, i in imp.item.exports if isinstance(i, ResourceItem)]
+                _define(root, imp.name, [f for f, _ in imp.item.funcs()], resources)
     return linker
 
 
-def _define(root: Any, name: str, funcs: Iterable[str]) -> None:
+def _define(root: Any, name: str, funcs: Iterable[str], resources: Iterable[str] = ()) -> None:
     with root.add_instance(name) as inst:
+        for i, rname in enumerate(resources):  # as `Host._define_proxies` does: host resource types
+            inst.add_resource(rname, wc.ResourceType.host(i + 1), _no_dtor)
         for fname in funcs:
             inst.add_func(fname, _stub)
+
+
+def _no_dtor(*_args: object) -> None:  # pragma: no cover - no resource exists in the trial
+    pass
 
 
 def _stub(*_args: object) -> None:  # pragma: no cover - never called: no guest code runs in the trial

@@ -1,0 +1,298 @@
+"""Resources across a dynamic link: a handle table per consumer ↔ provider pair.
+
+A resource handle means something only in the Store that made it, and each extension has a
+Store of its own. So the consumer's linker defines each imported resource as a *host*
+resource type (`ResourceType.host(kind)`), and the host keeps, per pair, a table from the
+consumer-side host rep to the provider's `ResourceAny`:
+
+* a provider result `own<r>` is stored under a fresh rep and reaches the consumer as
+  `ResourceHost.own(rep, kind)`;
+* a consumer argument is mapped back through the table: `borrow<r>` lends the provider its
+  own resource for the call, `own<r>` moves it (the entry leaves the table);
+* the consumer dropping its handle runs the host destructor, which drops the provider's
+  resource (the provider's destructor runs), with the provider taken through the `Gate`;
+* an entry remembers the provider's generation: after a restart it is stale, and using it is
+  `stale-handle` (its resource died with the old Store, which must never be touched again:
+  a `ResourceAny` used with another Store aborts the process).
+
+Handles may sit anywhere in a value (records, lists, options, results, variants): `mapper`
+builds, once per type, a function that rewrites only the handles in a wasmtime-py value.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from wasmtime import _ffi as ffi
+from wasmtime.component import ResourceAny, ResourceHost, ResourceType, Variant
+
+from ..model._errors import BadArgumentsError, CallError, StaleHandleError
+from ..model._witypes import (
+    FuncT,
+    HandleT,
+    ListT,
+    OptionT,
+    RecordT,
+    ResultT,
+    TupleT,
+    ValueType,
+    VariantT,
+    cases_of,
+    render,
+)
+from ._calls import classify_error, current_context, error_text, new_error, stock_failure
+from ._fastpath import free_vals
+from ._gate import note_nested_fault
+from ._proxy import PROXIES, Proxy
+
+if TYPE_CHECKING:
+    from ._extension import ExtensionRuntime
+    from ._gate import Gate
+
+__all__ = ["HandleTable", "ResourceProxy", "has_handle", "mapper", "resource_dtor", "resource_proxy_callback"]
+
+_VAL = ffi.wasmtime_component_val_t
+_kinds = itertools.count(0x6568_0000)  # host resource type ids: unique per table and resource
+_Mapper = Callable[[Any], Any]
+
+
+def has_handle(t: ValueType | FuncT | None) -> bool:
+    """Whether a value of `t` (or a call of the function `t`) may carry a resource handle."""
+    if t is None:
+        return False
+    if isinstance(t, FuncT):
+        return any(has_handle(p) for _, p in t.params) or has_handle(t.result)
+    if isinstance(t, HandleT):
+        return True
+    if isinstance(t, ListT):
+        return has_handle(t.element)
+    if isinstance(t, OptionT):
+        return has_handle(t.payload)
+    if isinstance(t, TupleT):
+        return any(has_handle(e) for e in t.elements)
+    if isinstance(t, RecordT):
+        return any(has_handle(f) for _, f in t.fields)
+    if isinstance(t, (ResultT, VariantT)):
+        return any(has_handle(p) for _, p in cases_of(t))
+    return False
+
+
+def mapper(t: ValueType | None, f: Callable[[HandleT, Any], Any]) -> _Mapper | None:
+    """A function rewriting each handle in a wasmtime-py value of `t` with `f(handle type, value)`;
+    None when `t` holds no handle (the value passes as it is)."""
+    if t is None or not has_handle(t):
+        return None
+    if isinstance(t, HandleT):
+        h = t
+        return lambda v: f(h, v)
+    if isinstance(t, ListT):
+        m = mapper(t.element, f)
+        assert m is not None
+        return lambda v: [m(e) for e in v]
+    if isinstance(t, TupleT):
+        ms = [mapper(e, f) for e in t.elements]
+        return lambda v: tuple(x if m is None else m(x) for m, x in zip(ms, v, strict=True))
+    if isinstance(t, RecordT):
+        fields = [(n, m) for n, ft in t.fields if (m := mapper(ft, f)) is not None]
+
+        def rec(v: Any) -> Any:
+            for n, m in fields:
+                setattr(v, n, m(getattr(v, n)))
+            return v
+        return rec
+    if isinstance(t, (OptionT, ResultT, VariantT)):
+        cases = {n: mapper(p, f) for n, p in cases_of(t)}
+        direct = [(p, m) for n, p in cases_of(t) if (m := cases[n]) is not None]
+
+        def case(v: Any) -> Any:
+            if isinstance(v, Variant):
+                m = cases.get(v.tag)
+                return v if m is None else Variant(v.tag, m(v.payload))
+            if v is None:
+                return v
+            for p, m in direct:  # untagged: the case is told by the value's class
+                if isinstance(p, HandleT) and isinstance(v, (ResourceAny, ResourceHost)):
+                    return m(v)
+                if not isinstance(p, HandleT) and not isinstance(v, (ResourceAny, ResourceHost)):
+                    return m(v)
+            return v
+        return case
+    return None
+
+
+class _Ctx:
+    """A Storelike for wasmtime-py calls made inside a host callback: its raw context."""
+
+    __slots__ = ("_ptr",)
+
+    def __init__(self, ptr: Any) -> None:
+        self._ptr = ptr
+
+    def _context(self) -> Any:
+        return self._ptr
+
+
+class HandleTable:
+    """Handles one consumer holds of one provider's resources: host rep → provider resource."""
+
+    def __init__(self, consumer: str, provider: ExtensionRuntime) -> None:
+        self.consumer = consumer
+        self.provider = provider
+        self.kinds: dict[tuple[str, str], int] = {}  # (interface, resource) → host type id
+        self.entries: dict[int, tuple[int, ResourceAny, tuple[str, str]]] = {}
+        self._reps = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def kind(self, interface: str, resource: str) -> int:
+        key = (interface, resource)
+        k = self.kinds.get(key)
+        if k is None:
+            k = self.kinds[key] = next(_kinds)
+        return k
+
+    def resource_type(self, interface: str, resource: str) -> ResourceType:
+        return ResourceType.host(self.kind(interface, resource))
+
+    def put(self, t: HandleT, provided: ResourceAny) -> ResourceHost:
+        """The provider handed out `provided` (an own): a fresh consumer-side handle for it."""
+        rep = next(self._reps) & 0xFFFF_FFFF
+        with self._lock:
+            self.entries[rep] = (self.provider.generation, provided, (t.interface, t.resource))
+        return ResourceHost.own(rep, self.kind(t.interface, t.resource))
+
+    def take(self, t: HandleT, held: Any, store: Any, function: str) -> ResourceAny:
+        """The provider's resource behind the consumer's `held`; an own leaves the table."""
+        host = held.to_host(store) if isinstance(held, ResourceAny) else held
+        want = self.kinds.get((t.interface, t.resource))
+        if not isinstance(host, ResourceHost) or host.type != want:
+            raise BadArgumentsError(
+                f"{self.consumer}: {function}: a handle of another resource type or provider was given where "
+                f"{render(t)} of {self.provider.name} is expected",
+                extension=self.provider.name, function=function)
+        rep = host.rep
+        with self._lock:
+            entry = self.entries.pop(rep, None) if t.kind == "own" else self.entries.get(rep)
+        if entry is None or entry[0] != self.provider.generation:
+            if entry is not None:
+                with self._lock:
+                    self.entries.pop(rep, None)
+            raise StaleHandleError(
+                f"{self.consumer}: {function}: the {t.resource} handle is stale: "
+                + ("it was dropped or moved" if entry is None else
+                   f"{self.provider.name} restarted since it was made, which lost its resources"),
+                extension=self.provider.name, function=function,
+                details={"resource": t.resource, "interface": t.interface})
+        return entry[1]
+
+    def drop(self, gate: Gate, rep: int) -> None:
+        """The consumer dropped its handle: drop the provider's resource (its destructor runs)."""
+        with self._lock:
+            entry = self.entries.pop(rep, None)
+        rt = self.provider
+        if entry is None or entry[0] != rt.generation or rt.store is None:
+            return  # moved, or its Store is gone: nothing to drop (never touch an old Store)
+        key = next(iter(rt.function_keys()), "")
+        ctx = current_context()
+        room, levels = ctx.room, ctx.levels
+        gate.enter(rt, ctx, key)
+        try:
+            if entry[0] == rt.generation and rt.store is not None:
+                entry[1].drop(rt.store)
+        finally:
+            gate.leave(rt, ctx, room, levels)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries.clear()
+
+
+class ResourceProxy(Proxy):
+    """A proxy for a function whose signature holds handles: slower than `Proxy` (values are
+    built in Python to translate the handles), used only for such functions."""
+
+    __slots__ = ("sig", "table")
+
+    def __init__(self, gate: Gate, consumer: str, provider: ExtensionRuntime, key: str, sig: FuncT,
+                 table: HandleTable) -> None:
+        super().__init__(gate, consumer, provider, key)
+        self.sig = sig
+        self.table = table
+
+    def forward_ctx(self, store_ptr: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
+        gate = self.gate
+        ctx = current_context()
+        rt = self.provider
+        room, levels = ctx.room, ctx.levels
+        cstore = _Ctx(store_ptr)
+        table = self.table
+        key = self.key
+        try:
+            bound = gate.enter(rt, ctx, key)
+        except BaseException as e:  # never into C
+            return self._failed(rt, ctx, e)
+        arr = None
+        try:
+            pstore = bound.store
+            # the caller's values, its handles swapped for the provider's resources
+            values = [ty.convert_from_c(args[i]) for i, ty in enumerate(bound.param_types)]
+            for i, (_, pt) in enumerate(self.sig.params):
+                m = mapper(pt, lambda t, v: table.take(t, v, cstore, key))
+                if m is not None:
+                    values[i] = m(values[i])
+            arr = (_VAL * len(values))()
+            for i, ty in enumerate(bound.param_types):
+                ty.convert_to_c(pstore, values[i], ctypes.pointer(arr[i]))
+            out = (_VAL * max(nresults, 1))()
+            err = bound.raw_call(arr, len(values), out, nresults)
+            if err:  # as `proxy_callback` does
+                text = error_text(err)
+                if ctx.pending is None:
+                    failure = stock_failure(text, ctx) or classify_error(
+                        text, extension=rt.name, function=key, chain=ctx.chain(),
+                        memory_limited=rt.limits.memory_mb is not None)
+                    ctx.pending = note_nested_fault(rt, key, ctx, failure)
+                elif rt.depth > 1:
+                    rt.nested_fault = ctx.pending
+                rt.mark_faulted(ctx.pending.code)
+                return new_error(text)
+            if nresults and bound.result_type is not None:
+                value = bound.result_type.convert_from_c(out[0])
+                free_vals(out, 1)
+                m = mapper(self.sig.result, lambda t, v: table.put(t, v) if t.kind == "own" else v)
+                if m is not None:
+                    value = m(value)
+                bound.result_type.convert_to_c(cstore, value, results)
+            return 0
+        except BaseException as e:  # never into C
+            return self._failed(rt, ctx, e)
+        finally:
+            if arr is not None:
+                free_vals(arr, len(arr))
+            gate.leave(rt, ctx, room, levels)
+
+
+def resource_dtor(gate: Gate, table: HandleTable) -> Callable[[Any, int], None]:
+    def dtor(_store: Any, rep: int) -> None:
+        try:
+            table.drop(gate, rep)
+        except CallError as e:
+            ctx = current_context()
+            if ctx.pending is None:
+                ctx.pending = e
+            raise
+    return dtor
+
+
+@ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
+def resource_proxy_callback(data: Any, context: Any, _ty: Any, args: Any, nargs: int, results: Any,
+                            nresults: int) -> int:
+    try:
+        proxy = PROXIES[data or 0]
+        assert isinstance(proxy, ResourceProxy)
+        return proxy.forward_ctx(context, args, nargs, results, nresults)
+    except BaseException as e:  # pragma: no cover - forward_ctx() already catches
+        return new_error(f"ext-harness: proxy failed: {e!r}")
