@@ -132,3 +132,66 @@ def test_ext_add_with_ext_js_across_0_3_0_to_0_3_1(tmp_path: Path) -> None:
     imports, exports = _names(data)
     assert imports == {"ext:host/log@0.1.0"}
     assert "ext:add/lib@1.0.0" in exports and not any(e.startswith("ext:js/") for e in exports)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from harness.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_compose_writes_a_component_that_answers_like_the_dynamic_link(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    s = GraphScenario(nodes=(GraphNode("lib", "1.2.0"), GraphNode("app")), edges=(GraphEdge("app", "lib", "1.0.0"),))
+    folder = tmp_path / "exts"
+    s.materialize(folder)
+    out = tmp_path / "app.composed.wasm"
+    cache = str(tmp_path / "cache")
+    code, text, err = _cli(capsys, "compose", str(folder), "app", "-o", str(out), "--cache-dir", cache)
+    assert code == 0, err
+    assert "app: composed with lib" in text and "test:lib/api@1.0.0 <- lib test:lib/api@1.2.0" in text
+    _validate(tmp_path, out.read_bytes())
+    # the composed file is an extension of its own: it answers the same call as the dynamic link
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "app.wasm").write_bytes(out.read_bytes())
+    code, fused, err = _cli(capsys, "call", "--cache-dir", cache, str(single), "app", "via0")
+    assert code == 0, err
+    code, dynamic, err = _cli(capsys, "call", "--cache-dir", cache, str(folder), "app", "via0")
+    assert code == 0, err
+    assert fused == dynamic == f"{s.ids()[('lib', 'test:lib/api@1.2.0')]}\n"
+    code, linked, err = _cli(capsys, "call", "--link", "fused", "--cache-dir", cache, str(folder), "app", "via0")
+    assert (code, linked) == (0, dynamic), err
+
+
+def test_cli_compose_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    s = GraphScenario(nodes=(GraphNode("a"), GraphNode("b")), edges=(GraphEdge("a", "b"), GraphEdge("b", "a")))
+    folder = tmp_path / "exts"
+    s.materialize(folder)
+    out = tmp_path / "o.wasm"
+    cache = str(tmp_path / "cache")
+    code, _, err = _cli(capsys, "compose", str(folder), "a", "-o", str(out), "--cache-dir", cache)
+    assert code == 1 and "error[cycle] a" in err and not out.exists()
+    code, _, err = _cli(capsys, "compose", str(folder), "zzz", "-o", str(out), "--cache-dir", cache)
+    assert code == 2 and "no extension named 'zzz'" in err
+    code, _, err = _cli(capsys, "compose", "a", "-o", str(out))
+    assert code == 2 and "PATH... EXTENSION" in err
+
+
+@pytest.mark.skipif(not (EXAMPLES / "ext-add" / "build" / "ext-add.wasm").exists()
+                    or not (EXAMPLES / "ext-js" / "build" / "ext-js.wasm").exists(),
+                    reason="examples not built (examples/build.sh)")
+def test_cli_on_the_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ext-add.composed.wasm"
+    code, text, err = _cli(capsys, "compose", str(EXAMPLES), "ext-add", "-o", str(out), "--json")
+    assert code == 0, err
+    doc = json.loads(text)
+    assert doc["providers"] == ["ext-js"] and doc["imports"] == ["ext:host/log@0.1.0"]
+    _validate(tmp_path, out.read_bytes())
+    for link in ("dynamic", "fused"):
+        code, text, err = _cli(capsys, "call", "--link", link, str(EXAMPLES), "ext-add", "add-expr", "1 + 2", "2 ^ 3")
+        assert (code, text) == (0, '{"ok": "11"}\n'), (link, err)

@@ -26,7 +26,7 @@ from ._render import diagnostic_lines, print_call_error, print_json
 if TYPE_CHECKING:
     from ..runtime._host import Host
 
-__all__ = ["cmd_build", "cmd_call", "cmd_commands", "cmd_inspect", "cmd_new", "cmd_run", "cmd_wit"]
+__all__ = ["cmd_build", "cmd_call", "cmd_commands", "cmd_compose", "cmd_inspect", "cmd_new", "cmd_run", "cmd_wit"]
 
 
 def _load(paths: Sequence[str], args: argparse.Namespace) -> Host:
@@ -34,7 +34,8 @@ def _load(paths: Sequence[str], args: argparse.Namespace) -> Host:
     from ..runtime._host import Host
 
     try:
-        return Host.load(*paths, cache_dir=args.cache_dir, use_cache=not args.no_cache)
+        return Host.load(*paths, cache_dir=args.cache_dir, use_cache=not args.no_cache,
+                         link=getattr(args, "link", "dynamic"))
     except HarnessError as e:
         raise _Usage(str(e)) from e
 
@@ -170,6 +171,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         output = printable(output)  # the extension's text: newlines and tabs kept, controls escaped
         sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- compose
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from ..model._errors import LoadError, UsageError
+    from ..pipeline._compose import compose
+
+    *paths, extension = args.positionals
+    if not paths:
+        raise _Usage("compose needs PATH... EXTENSION: at least one path, then the extension's name")
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise _Usage(f"no such path: {', '.join(missing)}")
+    try:
+        data, unit = compose(*paths, extension=extension, cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    except UsageError as e:
+        raise _Usage(e.args[0] if e.args else str(e)) from e
+    except LoadError as e:
+        if args.json:
+            print_json({"extension": extension, "output": None,
+                        "diagnostics": [d.to_json() for d in e.diagnostics]}, indent=2)
+        for d in e.diagnostics:
+            print("\n".join(diagnostic_lines(d)), file=sys.stderr)
+        return EXIT_FAILED
+    out = Path(args.output)
+    try:
+        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    except OSError as e:
+        raise _Usage(f"cannot write {out}: {e.strerror or e}") from e
+    if args.json:
+        print_json({"extension": extension, "output": str(out), "bytes": len(data),
+                    "providers": list(unit.providers), "links": [k.to_json() for k in unit.links],
+                    "imports": sorted(i.name for i in unit.outer_imports())}, indent=2)
+    else:
+        with_ = f" with {', '.join(unit.providers)}" if unit.providers else " (it imports no library)"
+        print(printable(f"{extension}: composed{with_} -> {out} ({len(data)} bytes)"))
+        for k in unit.links:
+            print(printable(f"  {k.consumer} {k.import_name} <- {k.provider} {k.export_name}"))
+        kept = sorted(i.name for i in unit.outer_imports())
+        print(printable(f"  imports kept: {', '.join(kept) or 'none'}"))
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model._text import printable
 from ._args import positive_int
-from ._handlers import cmd_build, cmd_call, cmd_commands, cmd_inspect, cmd_new, cmd_run, cmd_wit
+from ._handlers import cmd_build, cmd_call, cmd_commands, cmd_compose, cmd_inspect, cmd_new, cmd_run, cmd_wit
 
 __all__ = ["build_parser"]
 
@@ -57,6 +57,10 @@ def _add_call_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--async", action="store_true", dest="use_async",
                    help=f"run the {what} through asyncio")
     p.add_argument("--timeout-ms", type=positive_int, metavar="N", help=f"time limit of the {what}")
+    p.add_argument("--link", choices=("dynamic", "fused"), default="dynamic",
+                   help="dynamic: each extension in its own Store, linked through the host (default); fused: each "
+                        "extension that imports libraries runs composed with private copies of its providers "
+                        "(docs/linking.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_new.set_defaults(handler=cmd_new)
     if isinstance(p_new, _Parser):
         p_new.intermixed = True
+
+    p_compose = sub.add_parser(
+        "compose", help="compose an extension and everything it imports into one component",
+        description="Discover and resolve PATH... as `call` does, then compose EXTENSION with its providers, "
+                    "transitively, into one component (wasm-tools compose): library imports are satisfied "
+                    "inside it, across compatible versions; ext:host/* and WASI imports stay imports; it "
+                    "exports what EXTENSION exports. The result is validated. Exit 1 if EXTENSION cannot be "
+                    "composed (its diagnostics are printed), 2 on wrong usage.",
+        epilog="example: ext-harness compose examples/ ext-add -o ext-add.composed.wasm")
+    p_compose.add_argument("positionals", nargs="+", metavar="PATH... EXTENSION")
+    p_compose.add_argument("-o", "--output", required=True, metavar="OUT.wasm", help="where to write the component")
+    _add_load_options(p_compose)
+    p_compose.set_defaults(handler=cmd_compose)
 
     p_build = sub.add_parser(
         "build", help="build extensions from source with pinned toolchains",

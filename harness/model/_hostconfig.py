@@ -76,6 +76,10 @@ class HostConfig:
     grant_outside_folder: bool = False
     run_init: bool = True
     trace: bool = False
+    link: str = "dynamic"
+    """"dynamic": every extension in a Store of its own, calls between them through the host;
+    "fused": each extension that imports libraries runs as one composed component with private
+    instances of its providers (docs/linking.md)."""
     """Record start/end events of async calls in `Host.traces` (tests snapshot them)."""
     max_log_records: int = 10_000
     """`Host.logs` keeps the newest this many records; older ones are dropped and counted."""
@@ -120,6 +124,8 @@ class HostConfig:
             v = getattr(self, name)
             if not isinstance(v, bool):
                 raise UsageError(f"Host option {name} must be True or False, got {v!r}")
+        if self.link not in ("dynamic", "fused"):
+            raise UsageError(f"Host option link must be 'dynamic' or 'fused', got {self.link!r}")
         if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
             raise UsageError(f"Host option cache_dir must be a path or None, got {self.cache_dir!r}")
         if not isinstance(self.interfaces, Mapping):
