@@ -39,7 +39,7 @@ from ..model._errors import (
 from ..model._hostconfig import HostConfig, HostEvent, LogRecord, TraceEvent
 from ..model._records import Analysed, Capabilities, Resolution, Status
 from ..model._text import printable
-from ..model._witypes import InstanceT
+from ..model._witypes import InstanceT, ResourceItem
 from ..pipeline._sandbox import CapabilityDeniedError, open_preopen, plan_preopens, preopen_path, protected_files
 from ..pipeline._serves import HOST_API, host_interface_for, served_interfaces
 from ._asynchost import AWAITING, awaiting, refuse_awaited
@@ -57,6 +57,7 @@ from ._calls import (
 from ._extension import ExtensionRuntime, RuntimeLimits
 from ._fastpath import ArgumentProblem
 from ._gate import Gate, note_nested_fault
+from ._handles import HandleTable, ResourceProxy, has_handle, resource_dtor, resource_proxy_callback
 from ._proxy import PROXIES, Proxy, proxy_callback, proxy_finalize, register
 from ._threads import big_stack_pool, deliver_interrupt, prepare_thread
 
@@ -105,6 +106,8 @@ class Host:
         self._link_diags: list[Diagnostic] = []
         self._status: dict[str, Status] = dict(self.resolution.status)
         self._proxy_keys: list[int] = []  # this host's entries in `PROXIES`, dropped on close
+        # (consumer, provider) → the provider's resources the consumer holds (`_handles`)
+        self._handle_tables: dict[tuple[str, str], HandleTable] = {}
         # (extension, name as the caller spelt it) → (runtime, canonical key); a runtime outlives
         # its restarts, so an entry stays right for the host's lifetime
         self._names: dict[tuple[str, str], tuple[ExtensionRuntime, str]] = {}
@@ -180,6 +183,8 @@ class Host:
         for pid in self._proxy_keys:
             PROXIES.pop(pid, None)
         self._proxy_keys.clear()
+        for table in self._handle_tables.values():
+            table.clear()
 
     def _is_closed(self) -> bool:
         return self._gate.closed
@@ -389,13 +394,25 @@ class Host:
     def _define_proxies(self, root: Any, consumer: str, import_name: str, item: Any,
                         provider: ExtensionRuntime, export_name: str) -> None:
         assert isinstance(item, InstanceT)
+        table = self._handle_tables.get((consumer, provider.name))
+        if table is None:
+            table = self._handle_tables[(consumer, provider.name)] = HandleTable(consumer, provider)
+        iface = import_name.partition("@")[0]
         with root.add_instance(import_name) as inst:
-            for fname, _ in item.funcs():
-                pid = register(Proxy(self._gate, consumer, provider, f"{export_name}#{fname}"))
+            for rname, ritem in item.exports:
+                if isinstance(ritem, ResourceItem):  # a host type here; handles go through `table`
+                    inst.add_resource(rname, table.resource_type(iface, rname), resource_dtor(self._gate, table))
+            for fname, sig in item.funcs():
+                key = f"{export_name}#{fname}"
+                slow = has_handle(sig)
+                proxy = ResourceProxy(self._gate, consumer, provider, key, sig, table) if slow else \
+                    Proxy(self._gate, consumer, provider, key)
+                pid = register(proxy)
                 self._proxy_keys.append(pid)
                 raw = fname.encode("utf-8")
                 err = ffi.wasmtime_component_linker_instance_add_func(
-                    inst.ptr(), ctypes.create_string_buffer(raw), len(raw), proxy_callback, pid, proxy_finalize)
+                    inst.ptr(), ctypes.create_string_buffer(raw), len(raw),
+                    resource_proxy_callback if slow else proxy_callback, pid, proxy_finalize)
                 if err:
                     raise _LinkFailure("instantiation-failed", import_name,
                                        f"{consumer}: cannot define {import_name}#{fname}: {error_text(err)}")
