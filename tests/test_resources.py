@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import wasmtime
 from wasmtime import component as wc
 
-from harness.model._errors import StaleHandleError, TrapError
+from harness.model._errors import BadArgumentsError, StaleHandleError, TrapError
 from harness.model._witypes import FuncT, HandleT, InstanceT, Prim, ResourceItem, render, type_diff
 from harness.pipeline._wasmtypes import from_wasmtime_item, resource_names
+from harness.runtime._handles import Handle
 from harness.runtime._host import Host
 
 HOST = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
@@ -148,3 +151,69 @@ def test_100k_create_drop_cycles_leave_the_tables_empty(linked: Host) -> None:
     assert _user(linked, "churn", 100_000) == 0
     assert _lib(linked, "dropped") == 100_000 and _lib(linked, "live") == 0
     assert _entries(linked) == 0
+
+
+# ------------------------------------------------------------------ handles in the Python API
+
+def _lib_call(host: Host, fn: str, *args: object) -> Any:
+    return host.call("counter", f"{LIB}#{fn}", *args)
+
+
+def test_a_returned_resource_is_a_handle_usable_in_later_calls_and_dropped(linked: Host) -> None:
+    h = _lib_call(linked, "make", 3)
+    assert isinstance(h, Handle) and h.live and h.extension == "counter" and "counter" in repr(h)
+    assert _lib_call(linked, "[method]counter.inc", h) == 4
+    assert _lib_call(linked, "bump-twice", h) == 6 and _lib_call(linked, "[method]counter.get", h) == 6
+    assert _lib(linked, "live") == 1
+    h.drop()
+    h.drop()  # again: nothing
+    assert not h.live and _lib(linked, "live") == 0 and _lib(linked, "dropped") == 1
+    with pytest.raises(StaleHandleError, match="dropped or given away"):
+        _lib_call(linked, "[method]counter.inc", h)
+
+
+def test_a_handle_as_a_context_manager_and_given_away_as_own(linked: Host) -> None:
+    with _lib_call(linked, "[constructor]counter", 10) as c:
+        assert _lib_call(linked, "take", c) == 10  # own: the extension has it now
+        assert not c.live
+    assert _lib(linked, "dropped") == 1 and _lib(linked, "live") == 0
+    with _lib_call(linked, "[constructor]counter", 1) as c:
+        assert _lib(linked, "live") == 1
+    assert _lib(linked, "live") == 0
+
+
+def test_a_handle_nested_in_a_result(linked: Host) -> None:
+    assert _lib_call(linked, "maybe", 0) is None
+    m = _lib_call(linked, "maybe", 4)
+    assert isinstance(m, Handle) and _lib_call(linked, "[method]counter.get", m) == 4
+    m.drop()
+    assert _lib(linked, "live") == 0
+
+
+def test_a_handle_after_a_restart_is_stale_not_a_crash(linked: Host) -> None:
+    h = _lib_call(linked, "make", 3)
+    with pytest.raises(TrapError):
+        _lib(linked, "boom")
+    with pytest.raises(StaleHandleError, match="restarted"):
+        _lib_call(linked, "[method]counter.inc", h)
+    h.drop()  # the old Store is never touched
+    assert _lib(linked, "live") == 0
+
+
+def test_a_non_handle_or_another_extensions_handle_is_refused(cache_dir: Path, tmp_path: Path) -> None:
+    shutil.copy(HOST / "counter.wat", tmp_path / "other.wat")
+    with Host.load(HOST / "counter.wat", tmp_path / "other.wat", cache_dir=str(cache_dir)) as host:
+        with pytest.raises(BadArgumentsError, match="expected a handle"):
+            host.call("counter", f"{LIB}#[method]counter.inc", 5)
+        h = host.call("counter", f"{LIB}#make", 1)
+        with pytest.raises(BadArgumentsError, match="counter of counter was given where borrow<counter> of other"):
+            host.call("other", f"{LIB}#[method]counter.inc", h)
+        assert h.live
+        h.drop()
+
+
+def test_100k_handles_made_and_dropped_from_python_leave_nothing(linked: Host) -> None:
+    make = linked.function("counter", f"{LIB}#make")
+    for i in range(100_000):
+        make(i).drop()
+    assert _lib(linked, "dropped") == 100_000 and _lib(linked, "live") == 0

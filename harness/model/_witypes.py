@@ -35,6 +35,7 @@ __all__ = [
     "VariantLike",
     "VariantT",
     "cases_of",
+    "has_handle",
     "render",
     "type_diff",
 ]
@@ -183,6 +184,27 @@ class ComponentItem:
 
 
 Item = FuncT | InstanceT | ResourceItem | TypeItem | ModuleItem | ComponentItem
+
+
+def has_handle(t: ValueType | FuncT | None) -> bool:
+    """Whether a value of `t` (or a call of the function `t`) may carry a resource handle."""
+    if t is None:
+        return False
+    if isinstance(t, FuncT):
+        return any(has_handle(p) for _, p in t.params) or has_handle(t.result)
+    if isinstance(t, HandleT):
+        return True
+    if isinstance(t, ListT):
+        return has_handle(t.element)
+    if isinstance(t, OptionT):
+        return has_handle(t.payload)
+    if isinstance(t, TupleT):
+        return any(has_handle(e) for e in t.elements)
+    if isinstance(t, RecordT):
+        return any(has_handle(f) for _, f in t.fields)
+    if isinstance(t, (ResultT, VariantT)):
+        return any(has_handle(p) for _, p in cases_of(t))
+    return False
 
 
 # --------------------------------------------------------------------------- rendering

@@ -21,7 +21,7 @@ from wasmtime import component as wc
 from ..model._errors import CallError
 from ..model._hostconfig import RuntimeLimits
 from ..model._records import Analysed
-from ..model._witypes import FuncT, InstanceT
+from ..model._witypes import FuncT, InstanceT, has_handle
 from ._calls import BoundFunc, CallContext, new_error
 from ._workers import Lane
 
@@ -101,6 +101,9 @@ class ExtensionRuntime:
         _RUNTIMES[self.id] = self
         self._keys = self._collect_keys()  # in export order
         self._key_set = frozenset(self._keys)
+        # functions whose values may hold resource handles (`_handles`): empty for most extensions
+        self.handle_sigs: dict[str, FuncT] = {
+            k: sig for k in self._keys if (sig := self.signature(k)) is not None and has_handle(sig)}
         self._build_aliases()
 
     # ------------------------------------------------------------------ naming

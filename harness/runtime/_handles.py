@@ -42,6 +42,7 @@ from ..model._witypes import (
     ValueType,
     VariantT,
     cases_of,
+    has_handle,
     render,
 )
 from ._calls import classify_error, current_context, error_text, new_error, stock_failure
@@ -53,32 +54,12 @@ if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
     from ._gate import Gate
 
-__all__ = ["HandleTable", "ResourceProxy", "has_handle", "mapper", "resource_dtor", "resource_proxy_callback"]
+__all__ = ["Handle", "HandleTable", "ResourceProxy", "api_args", "api_result", "has_handle", "mapper", "resource_dtor",
+           "resource_proxy_callback"]
 
 _VAL = ffi.wasmtime_component_val_t
 _kinds = itertools.count(0x6568_0000)  # host resource type ids: unique per table and resource
 _Mapper = Callable[[Any], Any]
-
-
-def has_handle(t: ValueType | FuncT | None) -> bool:
-    """Whether a value of `t` (or a call of the function `t`) may carry a resource handle."""
-    if t is None:
-        return False
-    if isinstance(t, FuncT):
-        return any(has_handle(p) for _, p in t.params) or has_handle(t.result)
-    if isinstance(t, HandleT):
-        return True
-    if isinstance(t, ListT):
-        return has_handle(t.element)
-    if isinstance(t, OptionT):
-        return has_handle(t.payload)
-    if isinstance(t, TupleT):
-        return any(has_handle(e) for e in t.elements)
-    if isinstance(t, RecordT):
-        return any(has_handle(f) for _, f in t.fields)
-    if isinstance(t, (ResultT, VariantT)):
-        return any(has_handle(p) for _, p in cases_of(t))
-    return False
 
 
 def mapper(t: ValueType | None, f: Callable[[HandleT, Any], Any]) -> _Mapper | None:
@@ -296,3 +277,108 @@ def resource_proxy_callback(data: Any, context: Any, _ty: Any, args: Any, nargs:
         return proxy.forward_ctx(context, args, nargs, results, nresults)
     except BaseException as e:  # pragma: no cover - forward_ctx() already catches
         return new_error(f"ext-harness: proxy failed: {e!r}")
+
+
+# --------------------------------------------------------------------------- the Python API's handles
+
+class Handle:
+    """A resource an extension handed to Python (`host.call` returned `own<r>`).
+
+    Pass it back as an argument (`borrow<r>` lends it, `own<r>` gives it away), and `drop()` it
+    when done (or use it as a context manager): the extension's destructor runs then. A handle
+    of a restarted extension is stale; using it is `stale-handle`, never a touch of the old Store.
+    """
+
+    __slots__ = ("_gen", "_res", "_rt", "type")
+
+    def __init__(self, rt: ExtensionRuntime, t: HandleT, res: ResourceAny) -> None:
+        self._rt = rt
+        self._gen = rt.generation
+        self._res: ResourceAny | None = res
+        self.type = t
+
+    @property
+    def extension(self) -> str:
+        return self._rt.name
+
+    @property
+    def live(self) -> bool:
+        """Not dropped or given away, and its extension has not restarted since."""
+        return self._res is not None and self._gen == self._rt.generation and self._rt.store is not None
+
+    def drop(self) -> None:
+        """Drop the resource now (its destructor runs); again, or after a restart, does nothing."""
+        res, self._res = self._res, None
+        rt = self._rt
+        if res is None:
+            return
+        with rt.lock:
+            if self._gen == rt.generation and rt.store is not None:
+                res.drop(rt.store)
+
+    def __enter__(self) -> Handle:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.drop()
+
+    def __repr__(self) -> str:
+        state = "live" if self.live else "dropped" if self._res is None else "stale"
+        return f"<handle {self.type.resource} of {self._rt.name} ({state})>"
+
+    def _take(self, t: HandleT, rt: ExtensionRuntime, function: str) -> ResourceAny:
+        if rt is not self._rt or (t.interface, t.resource) != (self.type.interface, self.type.resource):
+            raise BadArgumentsError(
+                f"{rt.name}: {function}: a handle to {self.type.resource} of {self._rt.name} was given where "
+                f"{render(t)} of {rt.name} is expected", extension=rt.name, function=function)
+        res = self._res
+        if res is None or self._gen != rt.generation:
+            raise StaleHandleError(
+                f"{rt.name}: {function}: the {self.type.resource} handle is stale: "
+                + ("it was dropped or given away" if res is None else
+                   f"{rt.name} restarted since it was made, which lost its resources"),
+                extension=rt.name, function=function,
+                details={"resource": self.type.resource, "interface": self.type.interface})
+        if t.kind == "own":
+            self._res = None  # given away: the extension owns it now
+        return res
+
+
+def _walk(t: ValueType | None, v: Any, f: Callable[[HandleT, Any], Any]) -> Any:
+    """`v` (a value in the mapping of docs/values.md) with each handle replaced by `f(type, handle)`."""
+    if t is None or (v is None and not isinstance(t, HandleT)) or not has_handle(t):
+        return v
+    if isinstance(t, HandleT):
+        return f(t, v)
+    if isinstance(t, ListT) and isinstance(v, list):
+        return [_walk(t.element, e, f) for e in v]
+    if isinstance(t, TupleT) and isinstance(v, (tuple, list)):
+        return tuple(_walk(et, e, f) for et, e in zip(t.elements, v, strict=False))
+    if isinstance(t, RecordT) and isinstance(v, dict):
+        types = dict(t.fields)
+        return {k: _walk(types.get(k), x, f) for k, x in v.items()}
+    if isinstance(t, OptionT):
+        return _walk(t.payload, v, f)
+    if isinstance(t, ResultT) and isinstance(v, dict) and len(v) == 1:
+        [(k, x)] = v.items()
+        return {k: _walk(t.ok if k == "ok" else t.err if k == "err" else None, x, f)}
+    if isinstance(t, VariantT) and isinstance(v, dict) and "tag" in v:
+        payload = dict(t.cases).get(v["tag"])
+        return {**v, "value": _walk(payload, v.get("value"), f)} if "value" in v else v
+    return v
+
+
+def api_args(rt: ExtensionRuntime, key: str, sig: FuncT, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Python arguments with each `Handle` swapped for its resource (checked: extension, type, liveness)."""
+    def one(t: HandleT, v: Any) -> Any:
+        if isinstance(v, Handle):
+            return v._take(t, rt, key)
+        raise BadArgumentsError(
+            f"{rt.name}: {key}: expected a handle ({render(t)}) that an earlier call returned, got "
+            f"{type(v).__name__}", extension=rt.name, function=key)
+    return tuple(_walk(pt, a, one) for (_, pt), a in zip(sig.params, args, strict=False)) + args[len(sig.params):]
+
+
+def api_result(rt: ExtensionRuntime, sig: FuncT, value: Any) -> Any:
+    """A result with each resource wrapped in a `Handle` of `rt`."""
+    return _walk(sig.result, value, lambda t, v: Handle(rt, t, v) if isinstance(v, ResourceAny) else v)

@@ -57,7 +57,15 @@ from ._calls import (
 from ._extension import ExtensionRuntime, RuntimeLimits
 from ._fastpath import ArgumentProblem
 from ._gate import Gate, note_nested_fault
-from ._handles import HandleTable, ResourceProxy, has_handle, resource_dtor, resource_proxy_callback
+from ._handles import (
+    HandleTable,
+    ResourceProxy,
+    api_args,
+    api_result,
+    has_handle,
+    resource_dtor,
+    resource_proxy_callback,
+)
 from ._proxy import PROXIES, Proxy, proxy_callback, proxy_finalize, register
 from ._threads import big_stack_pool, deliver_interrupt, prepare_thread
 
@@ -608,6 +616,9 @@ class Host:
                 ctx.deadline = ctx.cancel = None
             raise
         try:
+            hsig = rt.handle_sigs.get(key) if rt.handle_sigs else None
+            if hsig is not None:  # resource handles: `Handle` objects ↔ the extension's resources
+                args = api_args(rt, key, hsig, args)
             if len(args) != bound.nparams:
                 bound.lower_args(args)  # raises the bad-arguments error
             lowering = _monotonic() if bound.needs_free else 0.0  # compound values can take a while
@@ -635,6 +646,8 @@ class Host:
                 failure = note_nested_fault(rt, key, ctx, failure)
                 rt.mark_faulted("interrupted" if ctx.interrupt is not None else failure.code)
                 raise failure
+            if hsig is not None:
+                return None if lift is None else api_result(rt, hsig, lift(bound.result_slot))
             return None if lift is None else lift(bound.result_slot)
         finally:
             gate.leave(rt, ctx, room, levels)
