@@ -217,3 +217,17 @@ def test_100k_handles_made_and_dropped_from_python_leave_nothing(linked: Host) -
     for i in range(100_000):
         make(i).drop()
     assert _lib(linked, "dropped") == 100_000 and _lib(linked, "live") == 0
+
+
+# ------------------------------------------------------------------ the CLI
+
+@pytest.mark.parametrize(("function", "args", "what"), [("make", ["3"], "returns"),
+                                                         ("bump-twice", ["1"], "takes")])
+def test_the_cli_refuses_a_call_with_a_handle_clearly(function: str, args: list[str], what: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+    code = main(["call", "--no-cache", str(HOST / "counter.wat"), "counter", function, *args])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert f"counter:{LIB}#{function} {what} a resource handle" in err and "call it from Python" in err
+    assert "ResourceAny" not in err

@@ -93,6 +93,7 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 def _do_call(paths: list[str], extension: str, function: str, raw: list[str], args: argparse.Namespace,
              timeout: float | None) -> Any:
+    from ..model._witypes import has_handle, render
     from ..runtime._host import Host
     from ..runtime._values import args_to_python, to_json
 
@@ -107,6 +108,11 @@ def _do_call(paths: list[str], extension: str, function: str, raw: list[str], ar
         if sig is None:  # pragma: no cover - canonical keys always have a signature
             raise NoSuchFunctionError(f"{extension}: no signature for {key}", extension=extension,
                                       function=key)
+        if has_handle(sig):  # handles live as long as the host, which ends with this command
+            what = "returns" if has_handle(sig.result) else "takes"
+            raise _Usage(f"{extension}:{key} {what} a resource handle ({render(sig)}); a handle lives only as long "
+                         "as the host, which ends with this command, so the CLI cannot call it: call it from Python "
+                         "(host.call returns a Handle), or through a function that uses the resource itself")
         params = [t for _, t in sig.params]
         decoded = []
         for i, a in enumerate(raw):
