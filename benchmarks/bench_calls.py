@@ -340,6 +340,35 @@ def bench_depth(tmp: Path, depths: tuple[int, ...], n: int, rounds: int) -> None
     print("    target: the deepest ≤ 1.3× the shallowest")
 
 
+def bench_resources(tmp: Path, hops: int, rounds: int) -> None:
+    """Handles across a link (runtime/_handles.py): a method call and a constructor + drop pair
+    made by a guest loop, next to a plain proxy hop measured the same way in the same run."""
+    with Host.load(HOST_WAT / "counter.wat", HOST_WAT / "counter_user.wat", HOST_WAT / "calc.wat",
+                   HOST_WAT / "twice.wat", cache_dir=str(tmp / ".cache"), timeout_ms=60_000) as host:
+        user = "test:res/user@1.0.0"
+        inc_loop = host.function("counter_user", f"{user}#inc-loop")
+        churn = host.function("counter_user", f"{user}#churn")
+        plain = host.function("twice", "sum-to")
+        assert inc_loop(10) == 10 and churn(10) == 0 and plain(100) == 5050
+
+        def per_hop(call: Callable[[int], object], base: int) -> float:
+            t0 = time.process_time()
+            call(hops + base)
+            t1 = time.process_time()
+            call(base)
+            t2 = time.process_time()
+            return ((t1 - t0) - (t2 - t1)) / hops * 1e6
+
+        hop, method, pair = median_of(rounds, lambda: per_hop(plain, 0), lambda: per_hop(inc_loop, 0),
+                                      lambda: per_hop(churn, 1))
+        left = sum(len(t.entries) for t in host._handle_tables.values())
+    print(f"[8] resources across a link, guest loop of {hops} × {rounds} rounds (median µs)")
+    print(f"    plain proxy hop:              {hop:7.2f}")
+    print(f"    resource method call:         {method:7.2f}   {method / hop:4.1f}× the hop (target ≤ 2)")
+    print(f"    constructor + drop pair:      {pair:7.2f}   {pair / hop:4.1f}× the hop (target ≤ 3)")
+    print(f"    handles left in the tables:   {left}")
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     n, rounds = (2_000, 3) if quick else (20_000, 7)
@@ -368,6 +397,7 @@ def main() -> None:
             bench_bytes(host, 5 * 2**20, 3 if quick else 7)
             bench_compound(host, n, rounds)
         bench_depth(folder, (2, 16, 30, 60), 500 if quick else 2_000, rounds)
+        bench_resources(folder, 2_000 if quick else 20_000, rounds)
 
 
 if __name__ == "__main__":

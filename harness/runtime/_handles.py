@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from wasmtime import _bindings as _raw
 from wasmtime import _ffi as ffi
 from wasmtime.component import ResourceAny, ResourceHost, ResourceType, Variant
 
@@ -58,6 +59,15 @@ __all__ = ["Handle", "HandleTable", "ResourceProxy", "api_args", "api_result", "
            "resource_proxy_callback"]
 
 _VAL = ffi.wasmtime_component_val_t
+# the C functions themselves, without wasmtime-py's wrappers: the flat proxy's hot path
+_HOST_PTR = ctypes.POINTER(ffi.wasmtime_component_resource_host_t)
+_byref = ctypes.byref
+_to_host = _raw._wasmtime_component_resource_any_to_host
+_host_rep = _raw._wasmtime_component_resource_host_rep
+_host_type = _raw._wasmtime_component_resource_host_type
+_host_delete = _raw._wasmtime_component_resource_host_delete
+_any_clone = _raw._wasmtime_component_resource_any_clone
+_any_delete = _raw._wasmtime_component_resource_any_delete
 _kinds = itertools.count(0x6568_0000)  # host resource type ids: unique per table and resource
 _Mapper = Callable[[Any], Any]
 
@@ -148,15 +158,24 @@ class HandleTable:
     def take(self, t: HandleT, held: Any, store: Any, function: str) -> ResourceAny:
         """The provider's resource behind the consumer's `held`; an own leaves the table."""
         host = held.to_host(store) if isinstance(held, ResourceAny) else held
-        want = self.kinds.get((t.interface, t.resource))
-        if not isinstance(host, ResourceHost) or host.type != want:
-            raise BadArgumentsError(
-                f"{self.consumer}: {function}: a handle of another resource type or provider was given where "
-                f"{render(t)} of {self.provider.name} is expected",
-                extension=self.provider.name, function=function)
-        rep = host.rep
-        with self._lock:
-            entry = self.entries.pop(rep, None) if t.kind == "own" else self.entries.get(rep)
+        if not isinstance(host, ResourceHost):
+            raise self._foreign(t, function)
+        return self.take_rep(t, host.rep, host.type, function)
+
+    def _foreign(self, t: HandleT, function: str) -> BadArgumentsError:
+        return BadArgumentsError(
+            f"{self.consumer}: {function}: a handle of another resource type or provider was given where "
+            f"{render(t)} of {self.provider.name} is expected", extension=self.provider.name, function=function)
+
+    def take_rep(self, t: HandleT, rep: int, kind: int, function: str) -> ResourceAny:
+        """`take` for a handle already read as (rep, host type id)."""
+        if kind != self.kinds.get((t.interface, t.resource)):
+            raise self._foreign(t, function)
+        if t.kind == "own":
+            with self._lock:
+                entry = self.entries.pop(rep, None)
+        else:
+            entry = self.entries.get(rep)  # a read: atomic under the GIL
         if entry is None or entry[0] != self.provider.generation:
             if entry is not None:
                 with self._lock:
@@ -195,13 +214,82 @@ class ResourceProxy(Proxy):
     """A proxy for a function whose signature holds handles: slower than `Proxy` (values are
     built in Python to translate the handles), used only for such functions."""
 
-    __slots__ = ("sig", "table")
+    __slots__ = ("arr_type", "flat", "own_result", "sig", "slots", "table")
 
     def __init__(self, gate: Gate, consumer: str, provider: ExtensionRuntime, key: str, sig: FuncT,
                  table: HandleTable) -> None:
         super().__init__(gate, consumer, provider, key)
         self.sig = sig
         self.table = table
+        # Handles only at the top level (the usual case: methods, constructors, `make`): the
+        # caller's C array is copied as it is and only the handle slots are rewritten in C.
+        flat_params = all(isinstance(t, HandleT) or not has_handle(t) for _, t in sig.params)
+        self.slots = [(i, t) for i, (_, t) in enumerate(sig.params) if isinstance(t, HandleT)]
+        r = sig.result
+        self.own_result = r if isinstance(r, HandleT) else None
+        self.flat = flat_params and (r is None or isinstance(r, HandleT) or not has_handle(r))
+        self.arr_type = _VAL * max(len(sig.params), 1)
+
+    def forward_flat(self, cptr: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
+        gate = self.gate
+        ctx = current_context()
+        rt = self.provider
+        room, levels = ctx.room, ctx.levels
+        table = self.table
+        key = self.key
+        try:
+            bound = gate.enter(rt, ctx, key)
+        except BaseException as e:  # never into C
+            return self._failed(rt, ctx, e)
+        arr = self.arr_type()
+        done: list[int] = []
+        try:
+            ctypes.memmove(arr, args, ctypes.sizeof(_VAL) * nargs)  # the caller keeps what its values own
+            for i, t in self.slots:
+                hp = _HOST_PTR()
+                err = _to_host(cptr, args[i].of.resource, _byref(hp))
+                if err:
+                    error_text(err)
+                    raise table._foreign(t, key)
+                rep = _host_rep(hp)
+                kind = _host_type(hp)
+                _host_delete(hp)
+                res = table.take_rep(t, rep, kind, key)
+                arr[i].of.resource = res._consume() if t.kind == "own" else _any_clone(res.ptr())
+                done.append(i)
+            own = self.own_result
+            if own is None:
+                err = bound.raw_call(arr, nargs, results, nresults)
+            else:
+                out = (_VAL * 1)()
+                err = bound.raw_call(arr, nargs, out, 1)
+            if err:  # as `proxy_callback` does
+                text = error_text(err)
+                if ctx.pending is None:
+                    failure = stock_failure(text, ctx) or classify_error(
+                        text, extension=rt.name, function=key, chain=ctx.chain(),
+                        memory_limited=rt.limits.memory_mb is not None)
+                    ctx.pending = note_nested_fault(rt, key, ctx, failure)
+                elif rt.depth > 1:
+                    rt.nested_fault = ctx.pending
+                rt.mark_faulted(ctx.pending.code)
+                return new_error(text)
+            if own is not None:
+                provided = ResourceAny._from_ptr(ffi.take_pointer(out[0].of, "resource"))
+                host = table.put(own, provided)
+                anyp = ctypes.POINTER(ffi.wasmtime_component_resource_any_t)()
+                err = ffi.wasmtime_component_resource_host_to_any(cptr, host.ptr(), ctypes.byref(anyp))
+                if err:
+                    raise RuntimeError(error_text(err))
+                results[0].kind = ffi.WASMTIME_COMPONENT_RESOURCE
+                results[0].of.resource = anyp
+            return 0
+        except BaseException as e:  # never into C
+            return self._failed(rt, ctx, e)
+        finally:
+            for i in done:
+                _any_delete(arr[i].of.resource)
+            gate.leave(rt, ctx, room, levels)
 
     def forward_ctx(self, store_ptr: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
         gate = self.gate
@@ -274,6 +362,8 @@ def resource_proxy_callback(data: Any, context: Any, _ty: Any, args: Any, nargs:
     try:
         proxy = PROXIES[data or 0]
         assert isinstance(proxy, ResourceProxy)
+        if proxy.flat:
+            return proxy.forward_flat(context, args, nargs, results, nresults)
         return proxy.forward_ctx(context, args, nargs, results, nresults)
     except BaseException as e:  # pragma: no cover - forward_ctx() already catches
         return new_error(f"ext-harness: proxy failed: {e!r}")
