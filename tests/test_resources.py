@@ -231,3 +231,12 @@ def test_the_cli_refuses_a_call_with_a_handle_clearly(function: str, args: list[
     assert code == 2 and out == ""
     assert f"counter:{LIB}#{function} {what} a resource handle" in err and "call it from Python" in err
     assert "ResourceAny" not in err
+
+
+def test_a_consumer_restart_drops_the_resources_it_held(linked: Host) -> None:
+    _user(linked, "hold", 5)
+    assert _lib(linked, "live") == 1 and _entries(linked) == 1
+    with pytest.raises(TrapError):
+        _user(linked, "crash")  # its Store, and the handle in it, are gone
+    assert _user(linked, "run", 1) == 4  # the next hop sweeps what the old instance held
+    assert _lib(linked, "live") == 0 and _lib(linked, "dropped") == 2 and _entries(linked) == 0

@@ -137,6 +137,23 @@ class HandleTable:
         self.entries: dict[int, tuple[int, ResourceAny, tuple[str, str]]] = {}
         self._reps = itertools.count(1)
         self._lock = threading.Lock()
+        self.consumer_rt: ExtensionRuntime | None = None  # set once linked
+        self.consumer_gen = 0  # the consumer's instance the entries belong to
+
+    def sweep_if_restarted(self) -> None:
+        """The consumer restarted (its Store, and the handles in it, are gone): drop what it held.
+        Called with the provider taken (inside a proxy hop), so its destructors may run."""
+        crt = self.consumer_rt
+        if crt is None or crt.generation == self.consumer_gen:
+            return
+        self.consumer_gen = crt.generation
+        with self._lock:
+            old = list(self.entries.values())
+            self.entries.clear()
+        rt = self.provider
+        for gen, res, _ in old:
+            if gen == rt.generation and rt.store is not None:
+                res.drop(rt.store)
 
     def kind(self, interface: str, resource: str) -> int:
         key = (interface, resource)
@@ -241,6 +258,12 @@ class ResourceProxy(Proxy):
             bound = gate.enter(rt, ctx, key)
         except BaseException as e:  # never into C
             return self._failed(rt, ctx, e)
+        if table.consumer_gen != getattr(table.consumer_rt, "generation", 0):
+            try:
+                table.sweep_if_restarted()
+            except BaseException as e:  # a destructor that traps: this call's failure
+                gate.leave(rt, ctx, room, levels)
+                return self._failed(rt, ctx, e)
         arr = self.arr_type()
         done: list[int] = []
         try:
@@ -303,6 +326,12 @@ class ResourceProxy(Proxy):
             bound = gate.enter(rt, ctx, key)
         except BaseException as e:  # never into C
             return self._failed(rt, ctx, e)
+        if table.consumer_gen != getattr(table.consumer_rt, "generation", 0):
+            try:
+                table.sweep_if_restarted()
+            except BaseException as e:  # a destructor that traps: this call's failure
+                gate.leave(rt, ctx, room, levels)
+                return self._failed(rt, ctx, e)
         arr = None
         try:
             pstore = bound.store

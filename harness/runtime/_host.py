@@ -340,6 +340,9 @@ class Host:
         except BaseException:
             rt.close()
             raise
+        for (consumer, _), table in self._handle_tables.items():
+            if consumer == a.name:
+                table.consumer_rt = rt  # its restarts lose its handles: the table sweeps them
         return rt
 
     def _fused(self, a: Analysed) -> Analysed:
