@@ -43,6 +43,11 @@ def test_behaviour(request: pytest.FixtureRequest, ext_suite_run: SuiteRun, exte
     run_check(request, ext_suite_run, extension, "behaviour")
 
 
+def test_composition(request: pytest.FixtureRequest, ext_suite_run: SuiteRun, extension: str) -> None:
+    """The examples give the same values and error codes linked dynamic and fused (statically composed)."""
+    run_check(request, ext_suite_run, extension, "composition")
+
+
 def test_commands(request: pytest.FixtureRequest, ext_suite_run: SuiteRun, extension: str) -> None:
     """Extension commands (skipped without an `ext:host/commands` export)."""
     run_check(request, ext_suite_run, extension, "commands")

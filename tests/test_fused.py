@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from harness import CallError, Host, UsageError
 from harness.model._records import Capabilities, Endpoint
@@ -15,6 +20,7 @@ from harness.pipeline._wasmtools import wasm_tools
 from harness.testing import U32, GraphEdge, GraphNode, GraphScenario
 from harness.testing._dsl import AddParams, Forward, Loop, MockExtension, MockFunction, MockInterface
 from harness.testing._manifest import write_extension
+from harness.testing.strategies import dependency_graphs
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 pytestmark = pytest.mark.skipif(wasm_tools() is None, reason="wasm-tools is not installed")
@@ -120,3 +126,136 @@ def test_the_examples_fused(tmp_path: Path) -> None:
             results[link] = [host.call(e, f, *a) for e, f, a in calls]
     assert results["dynamic"] == results["fused"]
     assert results["fused"][1:3] == [{"ok": "11"}, {"err": "'1 / 0': division by zero"}]
+
+
+# --------------------------------------------------------------------------- the suite's composition check
+
+_COUNTER = """(component
+  (core module $m
+    (global $n (mut i32) (i32.const 0))
+    (func (export "next") (result i32) (global.set $n (i32.add (global.get $n) (i32.const 1))) (global.get $n)))
+  (core instance $i (instantiate $m))
+  (func $next (result u32) (canon lift (core func $i "next")))
+  (instance $out (export "next" (func $next)))
+  (export "test:ctr/api@1.1.0" (instance $out)))
+"""
+_USER = """(component
+  (import "test:ctr/api@1.0.0" (instance $ctr (export "next" (func (result u32)))))
+  (core func $next (canon lower (func $ctr "next")))
+  (core module $m
+    (import "ctr" "next" (func $next (result i32)))
+    (func (export "next") (result i32) call $next))
+  (core instance $i (instantiate $m (with "ctr" (instance (export "next" (func $next))))))
+  (func $f (result u32) (canon lift (core func $i "next")))
+  (instance $out (export "next" (func $f)))
+  (export "test:user/api@1.0.0" (instance $out)))
+"""
+
+
+def _stateful(folder: Path, *, example: str) -> list[Path]:
+    """ctr counts calls; user forwards to it. With `example` calling ctr first, user's answer shows
+    whether it shares ctr's instance (dynamic) or has a private one (fused)."""
+    out = []
+    for name, wat, extra in (("ctr", _COUNTER, example), ("user", _USER,
+                                                          '[[conformance.example]]\nfunction = "next"\nargs = []\n'
+                                                          'expect = 1\n')):
+        root = folder / name
+        root.mkdir(parents=True)
+        (root / f"{name}.wat").write_text(wat)
+        (root / "extension.toml").write_text(f'name = "{name}"\nversion = "1.0.0"\ncomponent = "{name}.wat"\n'
+                                             + extra)
+        out.append(root)
+    return out
+
+
+def _suite(paths: list[Path], cache: Path, link: str = "dynamic") -> Any:
+    from harness.pytest_plugin._suite import SuiteRun, SuiteSettings
+
+    return SuiteRun(SuiteSettings(paths=tuple(paths), cache_dir=cache, link=link))
+
+
+@pytest.mark.parametrize("link", ["dynamic", "fused"])
+def test_composition_check_passes_when_both_modes_agree(tmp_path: Path, link: str) -> None:
+    run = _suite(_stateful(tmp_path / "exts", example=""), tmp_path / "cache", link)
+    try:
+        result = run.check("user", "composition")
+        assert result.outcome == "passed", result.message
+        assert result.details["runs"][0][link] == ["value", 1]
+        assert run.check("ctr", "composition").outcome == "skipped"  # it imports no library
+    finally:
+        run.close()
+
+
+def test_composition_check_fails_on_shared_provider_state(tmp_path: Path) -> None:
+    """Dynamic: user shares ctr with the direct calls of ctr's own examples; fused it has its own."""
+    example = '[[conformance.example]]\nfunction = "next"\nargs = []\nexpect = 1\n'
+    run = _suite(_stateful(tmp_path / "exts", example=example), tmp_path / "cache")
+    try:
+        run.check("ctr", "behaviour")  # calls ctr's next twice (sync, async): its counter is at 2
+        result = run.check("user", "composition")
+        assert result.outcome == "failed"
+        assert "link=dynamic gave 3, link=fused gave 1" in result.message
+        assert "docs/linking.md" in result.message
+    finally:
+        run.close()
+
+
+def test_composition_check_reports_a_consumer_the_other_mode_cannot_link(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "fake-wasm-tools"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo fake 0.0.3; exit 0; fi\n"
+                    "echo 'error: nope' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(_compose, "wasm_tools", lambda: str(fake))
+    run = _suite(_stateful(tmp_path / "exts", example=""), tmp_path / "cache")
+    try:
+        result = run.check("user", "composition")
+        assert result.outcome == "failed" and result.details["codes"] == ["instantiation-failed"]
+        assert "composition (fused link) failed" in result.message
+    finally:
+        run.close()
+
+
+# --------------------------------------------------------------------------- property: fused == dynamic
+
+_graph_runs = iter(range(10**9))
+
+
+@pytest.fixture(scope="module")
+def graph_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="fused-props-") as d:
+        (Path(d) / "cache").mkdir()
+        yield Path(d)
+
+
+def _outcomes(host: Host, scenario: GraphScenario, n: int) -> dict[str, Any]:
+    """Status and error codes per extension, then every call of every loaded extension (values or codes)."""
+    out: dict[str, Any] = {"status": host.status,
+                           "codes": sorted((d.extension or "", d.code) for d in host.diagnostics)}
+    for name in host.extensions:
+        for func in ["id", *(f"via{k}" for k in range(len(scenario.edges_of(name))))]:
+            try:
+                out[f"{name}.{func}"] = host.call(name, func)
+            except CallError as e:
+                out[f"{name}.{func}"] = e.code
+        try:
+            out[f"{name}.get"] = host.call(name, "get", n)
+        except CallError as e:
+            out[f"{name}.get"] = e.code
+    return out
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scenario=dependency_graphs(max_nodes=4, broken=False), n=st.integers(0, 2**32 - 1))
+def test_generated_graphs_give_the_same_outcomes_fused_and_dynamic(graph_dir: Path, scenario: GraphScenario,
+                                                                   n: int) -> None:
+    paths = list(scenario.materialize(graph_dir / f"g{next(_graph_runs)}").values())
+    cache = str(graph_dir / "cache")
+    results = {}
+    for link in ("dynamic", "fused"):
+        with Host.load(*paths, cache_dir=cache, link=link) as host:
+            results[link] = _outcomes(host, scenario, n)
+            fused = [r.name for r in host.runtimes.values() if r.analysed.library_imports() == ()
+                     and host.resolution.links_of(r.name)]
+            event(f"{link}: {'some' if fused else 'no'} fused units")
+    assert results["fused"] == results["dynamic"]

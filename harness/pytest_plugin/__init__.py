@@ -56,6 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="folder of the interface snapshots (default: __ext_snapshots__/ under the rootdir)")
     group.addoption("--ext-cache-dir", action="store", default=None, metavar="DIR",
                     help="compile cache folder (default: the user cache)")
+    group.addoption("--ext-link", action="store", choices=("dynamic", "fused"), default="dynamic",
+                    help="how the suite's host links extensions (default: dynamic; fused: each extension that "
+                         "imports libraries runs composed with its providers); the composition check compares both")
     if importlib.util.find_spec("syrupy") is None:
         # syrupy owns `--snapshot-update` (and adding it twice is an error); without syrupy the
         # suite's interface snapshots still need it, so an author need not install syrupy for them

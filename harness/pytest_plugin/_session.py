@@ -150,6 +150,7 @@ def configure(config: pytest.Config) -> None:
         memory_mb=_int(config, "ext_memory_mb", "ext_memory_mb"),
         snapshot_dir=_dir(config, "ext_snapshots", "ext_snapshots", root / "__ext_snapshots__"),
         snapshot_update=snapshot_update,
+        link=str(config.getoption("ext_link", default="dynamic") or "dynamic"),
     )
     report_dir = None if config.getoption("ext_no_report") else \
         _dir(config, "ext_report", "ext_report", root / "reports")

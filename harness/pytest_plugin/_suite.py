@@ -27,6 +27,7 @@ from ..model._records import ConformanceExample
 from ..model._witypes import FuncT
 from ..pipeline._wasmtools import wasm_tools
 from ._command_checks import conformance_check
+from ._compare import same_json
 from ._regression import read_snapshot, snapshot_of, verdict, write_snapshot
 
 if TYPE_CHECKING:
@@ -37,8 +38,8 @@ __all__ = ["CHECKS", "PATHS_ENTRY", "CheckResult", "SuiteRun", "SuiteSettings", 
 
 # The checks in the order they run (a later one is skipped when an earlier one failed); the suite's
 # tests, each extension's records and the report columns follow this one list.
-CHECKS: tuple[str, ...] = ("discovery", "analysis", "resolution", "linking", "behaviour", "commands",
-                           "regression")
+CHECKS: tuple[str, ...] = ("discovery", "analysis", "resolution", "linking", "behaviour", "composition",
+                           "commands", "regression")
 PATHS_ENTRY = "(paths)"  # pseudo-extension for problems not tied to one extension (e.g. a missing path)
 Outcome = Literal["passed", "failed", "skipped"]
 _EXAMPLE_KEYS = "function or command, args, expect or expect_error"
@@ -56,6 +57,7 @@ class SuiteSettings:
     memory_mb: int | None = None
     snapshot_dir: Path | None = None
     snapshot_update: bool = False
+    link: str = "dynamic"  # how the suite's host links (`Host.load(link=...)`); `composition` uses the other too
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class SuiteRun:
         self._lock = threading.Lock()
         self._host: Host | None = None
         self._host_error: str | None = None
+        self._other: Host | None = None  # linked the other way, for the composition check
+        self._other_error: str | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     # ------------------------------------------------------------------ pipeline
@@ -111,25 +115,43 @@ class SuiteRun:
             out.append(PATHS_ENTRY)
         return out
 
+    def _new_host(self, link: str) -> Host:
+        from ..runtime._host import Host, HostConfig
+
+        cfg = HostConfig(cache_dir=str(self.settings.cache_dir) if self.settings.cache_dir else None,
+                         timeout_ms=self.settings.timeout_ms, fuel=self.settings.fuel,
+                         memory_mb=self.settings.memory_mb, restart_budget=1_000_000, link=link)
+        return Host(self.inspection, cfg)
+
     def host(self) -> Host | None:
         with self._lock:
             if self._host is None and self._host_error is None:
-                from ..runtime._host import Host, HostConfig
-
-                cfg = HostConfig(cache_dir=str(self.settings.cache_dir) if self.settings.cache_dir else None,
-                                 timeout_ms=self.settings.timeout_ms, fuel=self.settings.fuel,
-                                 memory_mb=self.settings.memory_mb, restart_budget=1_000_000)
                 try:
-                    self._host = Host(self.inspection, cfg)
+                    self._host = self._new_host(self.settings.link)
                 except Exception as e:  # a host bug must not take the whole suite down silently
                     self._host_error = f"{type(e).__name__}: {e}"
             return self._host
 
+    @property
+    def other_link(self) -> str:
+        return "dynamic" if self.settings.link == "fused" else "fused"
+
+    def other_host(self) -> Host | None:
+        """The same extensions linked the other way (loaded on first use: fusing composes and compiles)."""
+        with self._lock:
+            if self._other is None and self._other_error is None:
+                try:
+                    self._other = self._new_host(self.other_link)
+                except Exception as e:
+                    self._other_error = f"{type(e).__name__}: {e}"
+            return self._other
+
     def close(self) -> None:
         with self._lock:
-            if self._host is not None:
-                self._host.close()
-                self._host = None
+            for host in (self._host, self._other):
+                if host is not None:
+                    host.close()
+            self._host = self._other = None
             if self._tmp is not None:
                 self._tmp.cleanup()
                 self._tmp = None
@@ -390,6 +412,68 @@ class SuiteRun:
             return f"expected {ex.expect!r}, got {got!r}"
         return None
 
+    def check_composition(self, name: str) -> CheckResult:
+        """The examples give the same values and error codes under both link modes: the extension
+        behaves the same statically composed (what wasmtime's linker, wac and Spin run)."""
+        host, early = self._linked(name, "composition")
+        if early is not None or host is None:
+            return early or CheckResult(name, "composition", "failed", "no host")
+        if name not in host.runtimes:
+            return CheckResult(name, "composition", "skipped", f"{name}: not checked: linking failed")
+        if not self.inspection.resolution.links_of(name):
+            return CheckResult(name, "composition", "skipped",
+                               f"{name} imports no library: both link modes load it the same way")
+        examples = [e for e in host.runtimes[name].analysed.candidate.manifest.examples if e.command is None]
+        if not examples:
+            return CheckResult(name, "composition", "skipped",
+                               f"{name}: no [[conformance.example]] entries in extension.toml")
+        mine, theirs = self.settings.link, self.other_link
+        other = self.other_host()
+        if other is None:
+            return CheckResult(name, "composition", "failed", f"{name}: the {theirs} host failed: {self._other_error}")
+        if name not in other.runtimes:
+            problems = [d for d in other.errors if d.extension == name]
+            return CheckResult(name, "composition", "failed",
+                               _explain(name, f"composition ({theirs} link)", problems) if problems else
+                               f"{name}: composition failed: not loaded with link={theirs!r}",
+                               {"codes": [d.code for d in problems]})
+        failures: list[str] = []
+        runs: list[dict[str, Any]] = []
+        for i, ex in enumerate(examples, 1):
+            a, b = self._outcome(host, name, ex), self._outcome(other, name, ex)
+            same = a == b or (a[0] == b[0] == "value" and same_json(a[1], b[1], a[2]))
+            runs.append({"example": i, "function": ex.function, "same": same, mine: list(a[:2]), theirs: list(b[:2])})
+            if not same:
+                failures.append(f"  example {i} {ex.function}{_args(ex)}: link={mine} gave {_shown(a)}, "
+                                f"link={theirs} gave {_shown(b)}")
+        if failures:
+            return CheckResult(name, "composition", "failed",
+                               f"{name}: composition failed ({len(failures)} of {len(runs)} examples differ)\n"
+                               + "\n".join(failures) + "\n    fix: an extension must not depend on sharing a "
+                               "provider's state or Store with other extensions (see docs/linking.md)",
+                               {"runs": runs})
+        return CheckResult(name, "composition", "passed",
+                           f"{len(runs)} example(s) gave the same results linked dynamic and fused", {"runs": runs})
+
+    def _outcome(self, host: Host, name: str, ex: ConformanceExample) -> tuple[str, Any, Any]:
+        """("value", JSON, type), ("error", code, None), or ("problem", text, None) for one example call."""
+        from ..model._errors import CallError
+        from ..runtime._values import to_json as values_to_json
+        from ..runtime._values import to_python as values_to_python
+
+        key = self._function_key(host, name, ex.function)
+        sig = self._signature(host, name, key) if key is not None else None
+        if key is None or sig is None or len(ex.args) != len(sig.params):
+            return ("problem", "the example does not fit the function (see the behaviour check)", None)
+        try:
+            args = tuple(values_to_python(a, t) for a, (_, t) in zip(ex.args, sig.params, strict=True))
+            value = host.call(name, key, *args)
+        except CallError as e:
+            return ("error", e.code, None)
+        except Exception as e:
+            return ("problem", f"{type(e).__name__}: {e}", None)
+        return ("value", values_to_json(value, sig.result), sig.result)
+
     def check_commands(self, name: str) -> CheckResult:
         host, early = self._linked(name, "commands")
         if early is not None or host is None:
@@ -423,6 +507,11 @@ class SuiteRun:
                                "the same command with --snapshot-update")
         ok, message = verdict(old, current)
         return CheckResult(name, "regression", "passed" if ok else "failed", message)
+
+
+def _shown(outcome: tuple[str, Any, Any]) -> str:
+    kind, what, _ = outcome
+    return f"error {what}" if kind == "error" else f"{what!r}" if kind == "value" else f"({what})"
 
 
 def _args(ex: ConformanceExample) -> str:
