@@ -195,3 +195,16 @@ def test_cli_on_the_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     for link in ("dynamic", "fused"):
         code, text, err = _cli(capsys, "call", "--link", link, str(EXAMPLES), "ext-add", "add-expr", "1 + 2", "2 ^ 3")
         assert (code, text) == (0, '{"ok": "11"}\n'), (link, err)
+
+
+@pytest.mark.skipif(not (EXAMPLES / "ext-js" / "build" / "ext-js.wasm").exists(),
+                    reason="examples not built (examples/build.sh)")
+def test_cli_run_takes_link(capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = set()
+    for link in ("dynamic", "fused"):
+        code, text, err = _cli(capsys, "run", "--link", link, str(EXAMPLES / "ext-js"), "eval", "1 + 2")
+        assert code == 0, err
+        outputs.add(text)
+    assert outputs == {"3\n"}
+    code, _, err = _cli(capsys, "run", "--link", "static", str(EXAMPLES / "ext-js"), "eval", "1")
+    assert code == 2 and "invalid choice: 'static'" in err

