@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..model._text import printable
+from ..pipeline._wasmtools import wasm_tools
 from ._check_record import CheckRecord
-from ._suite import CHECKS, wasm_tools
+from ._suite import CHECKS
 
 __all__ = ["CheckRecord", "RunReport", "tool_versions"]
 

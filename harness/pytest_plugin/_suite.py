@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..pipeline._inspect import Inspection
     from ..runtime._host import Host
 
-__all__ = ["CHECKS", "PATHS_ENTRY", "CheckResult", "SuiteRun", "SuiteSettings", "wasm_tools"]
+__all__ = ["CHECKS", "PATHS_ENTRY", "CheckResult", "SuiteRun", "SuiteSettings"]
 
 # The checks in the order they run (a later one is skipped when an earlier one failed); the suite's
 # tests, each extension's records and the report columns follow this one list.
