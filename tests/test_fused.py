@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -259,3 +260,21 @@ def test_generated_graphs_give_the_same_outcomes_fused_and_dynamic(graph_dir: Pa
                      and host.resolution.links_of(r.name)]
             event(f"{link}: {'some' if fused else 'no'} fused units")
     assert results["fused"] == results["dynamic"]
+
+
+@pytest.mark.parametrize("link", ["dynamic", "fused"])
+def test_cancelling_an_acall_stops_the_unit_and_it_answers_after(tmp_path: Path, link: str) -> None:
+    paths = _pair(tmp_path / "exts")
+
+    async def scenario(host: Host) -> object:
+        task = asyncio.ensure_future(host.acall("app", "spin"))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return await host.acall("app", "add", 3, 4)
+
+    with Host.load(*paths, cache_dir=str(tmp_path / "cache"), link=link, timeout_ms=20_000) as host:
+        started = time.monotonic()
+        assert asyncio.run(scenario(host)) == 7
+        assert time.monotonic() - started < 10  # the spinning guest was stopped, not waited for
