@@ -298,7 +298,7 @@ class ResourceProxy(Proxy):
                 rt.mark_faulted(ctx.pending.code)
                 return new_error(text)
             if own is not None:
-                provided = ResourceAny._from_ptr(ffi.take_pointer(out[0].of, "resource"))
+                provided = bound.result_type.convert_from_c(out[0])  # takes the pointer out of `out`
                 host = table.put(own, provided)
                 anyp = ctypes.POINTER(ffi.wasmtime_component_resource_any_t)()
                 err = ffi.wasmtime_component_resource_host_to_any(cptr, host.ptr(), ctypes.byref(anyp))
