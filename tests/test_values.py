@@ -303,3 +303,14 @@ def test_json_kind() -> None:
     values: list[Any] = [None, True, 1, 1.5, "s", [], {}]
     assert [json_kind(v) for v in values] == [
         "null", "boolean", "number", "number", "string", "array", "object"]
+
+
+def test_to_json_of_f32_near_its_largest_value() -> None:
+    """A shorter decimal may round past f32's range (3.4025e38 → 3e38 fits, 3.4e38 fits, but a
+    candidate such as 3.403e38 does not): such candidates are skipped, never an OverflowError."""
+    import struct
+
+    largest = struct.unpack("<f", struct.pack("<I", 0x7F7FFFFF))[0]
+    for v in (largest, struct.unpack("<f", struct.pack("<I", 0x7F7FFFFE))[0], -largest):
+        out = to_json(v, F32)
+        assert struct.pack("<f", out) == struct.pack("<f", v)

@@ -657,8 +657,11 @@ def _float_json(v: float, f32: bool) -> Any:
         want = struct.pack("<f", v)
         for digits in range(1, 10):
             short = float(f"{v:.{digits}g}")
-            if struct.pack("<f", short) == want:
-                return short
+            try:
+                if struct.pack("<f", short) == want:
+                    return short
+            except OverflowError:  # rounding up past f32's largest value (3.4028235e38)
+                continue
     return v
 
 
