@@ -266,6 +266,7 @@ class ResourceProxy(Proxy):
                 return self._failed(rt, ctx, e)
         arr = self.arr_type()
         done: list[int] = []
+        lent: list[ResourceAny] = []
         try:
             ctypes.memmove(arr, args, ctypes.sizeof(_VAL) * nargs)  # the caller keeps what its values own
             for i, t in self.slots:
@@ -278,8 +279,12 @@ class ResourceProxy(Proxy):
                 kind = _host_type(hp)
                 _host_delete(hp)
                 res = table.take_rep(t, rep, kind, key)
-                arr[i].of.resource = res._consume() if t.kind == "own" else _any_clone(res.ptr())
-                done.append(i)
+                if t.kind == "own":
+                    arr[i].of.resource = res._consume()
+                    done.append(i)
+                else:  # the call reads its arguments, never takes them: lend the table's own pointer
+                    arr[i].of.resource = res.ptr()
+                    lent.append(res)  # (kept alive until the call returns)
             own = self.own_result
             if own is None:
                 err = bound.raw_call(arr, nargs, results, nresults)
