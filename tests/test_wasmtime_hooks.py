@@ -44,7 +44,7 @@ HOOKS: dict[str, set[str]] = {
         "wasmtime_store_epoch_deadline_callback", "wasmtime_update_deadline_kind_t",
         # resource handles across links (runtime/_handles.py)
         "WASMTIME_COMPONENT_RESOURCE", "wasmtime_component_resource_any_t", "wasmtime_component_resource_host_t",
-        "wasmtime_component_resource_host_to_any",
+        "wasmtime_component_resource_host_new", "wasmtime_component_resource_host_to_any",
     },
     "wasmtime._bindings": {"_wasmtime_component_func_call", "_wasmtime_component_val_delete",
                            "_wasmtime_error_delete", "_wasmtime_error_new",

@@ -61,6 +61,7 @@ __all__ = ["Handle", "HandleTable", "ResourceProxy", "api_args", "api_result", "
 _VAL = ffi.wasmtime_component_val_t
 # the C functions themselves, without wasmtime-py's wrappers: the flat proxy's hot path
 _HOST_PTR = ctypes.POINTER(ffi.wasmtime_component_resource_host_t)
+_ANY_PTR = ctypes.POINTER(ffi.wasmtime_component_resource_any_t)
 _byref = ctypes.byref
 _to_host = _raw._wasmtime_component_resource_any_to_host
 _host_rep = _raw._wasmtime_component_resource_host_rep
@@ -167,10 +168,14 @@ class HandleTable:
 
     def put(self, t: HandleT, provided: ResourceAny) -> ResourceHost:
         """The provider handed out `provided` (an own): a fresh consumer-side handle for it."""
+        return ResourceHost.own(*self.put_rep(t, provided))
+
+    def put_rep(self, t: HandleT, provided: ResourceAny) -> tuple[int, int]:
+        """`put`, as the (rep, host type id) of the new handle (no wasmtime-py object made)."""
         rep = next(self._reps) & 0xFFFF_FFFF
         with self._lock:
             self.entries[rep] = (self.provider.generation, provided, (t.interface, t.resource))
-        return ResourceHost.own(rep, self.kind(t.interface, t.resource))
+        return rep, self.kind(t.interface, t.resource)
 
     def take(self, t: HandleT, held: Any, store: Any, function: str) -> ResourceAny:
         """The provider's resource behind the consumer's `held`; an own leaves the table."""
@@ -304,9 +309,12 @@ class ResourceProxy(Proxy):
                 return new_error(text)
             if own is not None:
                 provided = bound.result_type.convert_from_c(out[0])  # takes the pointer out of `out`
-                host = table.put(own, provided)
-                anyp = ctypes.POINTER(ffi.wasmtime_component_resource_any_t)()
-                err = ffi.wasmtime_component_resource_host_to_any(cptr, host.ptr(), ctypes.byref(anyp))
+                hp = ffi.wasmtime_component_resource_host_new(True, *table.put_rep(own, provided))
+                anyp = _ANY_PTR()
+                try:
+                    err = ffi.wasmtime_component_resource_host_to_any(cptr, hp, _byref(anyp))
+                finally:
+                    _host_delete(hp)
                 if err:
                     raise RuntimeError(error_text(err))
                 results[0].kind = ffi.WASMTIME_COMPONENT_RESOURCE
