@@ -23,13 +23,16 @@ from harness.runtime._host import Host
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 BUILT = [EXAMPLES / "ext-js/build/ext-js.wasm", EXAMPLES / "ext-add/build/ext-add.wasm",
-         EXAMPLES / "starter/build/starter.wasm"]
+         EXAMPLES / "starter/build/starter.wasm", EXAMPLES / "ext-counter/build/ext-counter.wasm",
+         EXAMPLES / "ext-tally/build/ext-tally.wasm"]
 MISSING = [str(p.relative_to(ROOT)) for p in BUILT if not p.is_file()]
 needs_build = pytest.mark.skipif(
     bool(MISSING), reason=f"example components not built ({', '.join(MISSING)}): run examples/build.sh")
 
 JS = "ext:js/lib@0.3.1#"
 ADD = "ext:add/lib@1.0.0#"
+COUNTER = "ext:counter/lib@1.0.0#"
+TALLY = "ext:tally/lib@1.0.0#"
 SANDBOX_WAT = ROOT / "fixtures/wat/sandbox_env.wat"
 
 
@@ -46,7 +49,8 @@ def host() -> Iterator[Host]:
 
 @needs_build
 def test_all_examples_load_and_link(host: Host) -> None:
-    assert host.status == {"ext-add": "ok", "ext-js": "ok", "ext-wat": "ok", "starter": "ok"}
+    assert host.status == {"ext-add": "ok", "ext-counter": "ok", "ext-js": "ok", "ext-tally": "ok", "ext-wat": "ok",
+                           "starter": "ok"}
     assert host.diagnostics == ()
     (link,) = [lk for lk in host.resolution.links_of("ext-add") if lk.import_name.startswith("ext:js/")]
     # The older compatible import (0.3.0) is served by the newer export (0.3.1).
@@ -69,6 +73,22 @@ def test_python_calls_javascript_through_the_host(host: Host) -> None:
     assert host.call("ext-add", ADD + "add-expr", "1", "(") == {"err": "'(': unexpected end of expression"}
     add = host.function("ext-add", "add")  # bare name, unique in ext-add
     assert add(2147483647, 1) == -2147483648
+
+
+@needs_build
+def test_javascript_uses_a_python_resource(host: Host) -> None:
+    """ext-tally (JS) makes ext-counter's (Python) counters with `new`, `make`, calls methods and
+    `bump-twice` (a borrow), and disposes of them: nothing stays held across the link."""
+    assert host.call("ext-tally", TALLY + "demo") == 19
+    assert host.call("ext-tally", TALLY + "count-to", 3, 4) == 7
+    assert host.held_handles("ext-counter") == {}
+    link = next(lk for lk in host.resolution.links_of("ext-tally") if lk.provider == "ext-counter")
+    assert link.import_name == "ext:counter/lib@1.0.0"
+    # The same resource from Python: a handle object, lent back as a borrow, dropped by `with`.
+    with host.call("ext-counter", COUNTER + "make", 10) as c:
+        assert host.call("ext-counter", COUNTER + "bump-twice", c) == 12
+        assert host.call("ext-counter", COUNTER + "[method]counter.get", c) == 12
+    assert not c.live
 
 
 @needs_build
