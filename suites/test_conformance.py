@@ -48,6 +48,11 @@ def test_composition(request: pytest.FixtureRequest, ext_suite_run: SuiteRun, ex
     run_check(request, ext_suite_run, extension, "composition")
 
 
+def test_resources(request: pytest.FixtureRequest, ext_suite_run: SuiteRun, extension: str) -> None:
+    """Handles of its resources handed out during the examples were all dropped (skipped without one)."""
+    run_check(request, ext_suite_run, extension, "resources")
+
+
 def test_commands(request: pytest.FixtureRequest, ext_suite_run: SuiteRun, extension: str) -> None:
     """Extension commands (skipped without an `ext:host/commands` export)."""
     run_check(request, ext_suite_run, extension, "commands")

@@ -44,7 +44,7 @@ def test_a_misspelt_manifest_key_is_named_in_the_discovery_failure(pytester: pyt
     (folder / "adder.wat").rename(folder / "code.wat")
     (folder / "other.wat").write_text((folder / "code.wat").read_text())  # two candidates: no default
     result = _run(pytester, "--ext-suite=exts")
-    result.assert_outcomes(failed=1, skipped=7)
+    result.assert_outcomes(failed=1, skipped=8)
     result.stdout.fnmatch_lines(["*adder: discovery failed*", "*missing-component*",
                                  "*warning unknown-manifest-key [[]componnet[]]*",
                                  "*fix: did you mean `component`?*"])

@@ -223,3 +223,44 @@ def test_one_list_of_checks_orders_the_suite_and_the_reports() -> None:
     md = rep.markdown({}).splitlines()
     header = md.index("| extension | " + " | ".join(CHECKS) + " |")
     assert md[header + 2] == "| a | " + " | ".join("✅" for _ in CHECKS) + " |"
+
+
+def _counter_pair(tmp_path: Path, user_examples: str) -> Path:
+    """counter.wat (exports `resource counter`) and counter_user.wat (imports it), each in a folder
+    with a manifest; the user's examples are `user_examples` (TOML)."""
+    host_wat = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
+    exts = tmp_path / "exts"
+    for name, extra in (("counter", ""), ("counter_user", user_examples)):
+        (exts / name).mkdir(parents=True)
+        (exts / name / f"{name}.wat").write_text((host_wat / f"{name}.wat").read_text())
+        (exts / name / "extension.toml").write_text(
+            f'name = "{name}"\nversion = "1.0.0"\ncomponent = "{name}.wat"\n{extra}')
+    return exts
+
+
+@pytest.mark.parametrize(("example", "outcome"), [("churn", "passed"), ("hold", "failed")])
+def test_resources_check_finds_handles_left_held(tmp_path: Path, example: str, outcome: str) -> None:
+    """`churn(n)` makes and drops n counters; `hold(s)` keeps one in the importer: a leak."""
+    from harness.pytest_plugin._suite import CHECKS, SuiteRun, SuiteSettings
+
+    assert "resources" in CHECKS
+    exts = _counter_pair(tmp_path, f'[[conformance.example]]\nfunction = "test:res/user@1.0.0#{example}"\n'
+                                   'args = [3]\n')
+    r = SuiteRun(SuiteSettings((exts,), cache_dir=tmp_path / "c"))
+    try:
+        res = r.check("counter", "resources")
+        assert res.outcome == outcome, res.message
+        if outcome == "failed":
+            assert "resources leaked" in res.message and "counter_user (1)" in res.message
+            assert res.details["held"] == {"counter_user": 1}
+        else:
+            assert res.details["held"] == {} and res.details["example_runs"] == 1
+            host = r.host()
+            assert host is not None
+            # the destructors ran: the provider's own bookkeeping says so
+            assert host.call("counter", "test:res/counter@1.0.0#live") == 0
+            assert host.call("counter", "test:res/counter@1.0.0#dropped") >= 3
+        skipped = r.check("counter_user", "resources")
+        assert skipped.outcome == "skipped" and "exports no resource" in skipped.message
+    finally:
+        r.close()

@@ -24,7 +24,7 @@ from ..model._codes import describe
 from ..model._diagnostics import Diagnostic
 from ..model._names import InterfaceName
 from ..model._records import ConformanceExample
-from ..model._witypes import FuncT
+from ..model._witypes import FuncT, InstanceT, ResourceItem
 from ..pipeline._wasmtools import wasm_tools
 from ._command_checks import conformance_check
 from ._compare import same_json
@@ -39,7 +39,7 @@ __all__ = ["CHECKS", "PATHS_ENTRY", "CheckResult", "SuiteRun", "SuiteSettings"]
 # The checks in the order they run (a later one is skipped when an earlier one failed); the suite's
 # tests, each extension's records and the report columns follow this one list.
 CHECKS: tuple[str, ...] = ("discovery", "analysis", "resolution", "linking", "behaviour", "composition",
-                           "commands", "regression")
+                           "resources", "commands", "regression")
 PATHS_ENTRY = "(paths)"  # pseudo-extension for problems not tied to one extension (e.g. a missing path)
 Outcome = Literal["passed", "failed", "skipped"]
 _EXAMPLE_KEYS = "function or command, args, expect or expect_error"
@@ -454,6 +454,45 @@ class SuiteRun:
                                {"runs": runs})
         return CheckResult(name, "composition", "passed",
                            f"{len(runs)} example(s) gave the same results linked dynamic and fused", {"runs": runs})
+
+    def check_resources(self, name: str) -> CheckResult:
+        """After the behaviour examples of the extension and of every extension linked to it, no other
+        extension still holds one of its resources: each handle handed out was dropped (through
+        `resource.drop` on the provider's Store, which runs its destructor), so none leaks."""
+        host, early = self._linked(name, "resources")
+        if early is not None or host is None:
+            return early or CheckResult(name, "resources", "failed", "no host")
+        if name not in host.runtimes:
+            return CheckResult(name, "resources", "skipped", f"{name}: not checked: linking failed")
+        exported = [f"{ep.name}#{rname}" for ep in host.runtimes[name].analysed.exports
+                    if isinstance(ep.item, InstanceT)
+                    for rname, it in ep.item.exports if isinstance(it, ResourceItem)]
+        if not exported:
+            return CheckResult(name, "resources", "skipped", f"{name} exports no resource")
+        users = [name, *sorted({lk.consumer for lk in self.inspection.resolution.links
+                                if lk.provider == name and lk.consumer in host.runtimes})]
+        runs = 0
+        for user in users:  # outcomes are the behaviour check's business; here only what is left held counts
+            for ex in host.runtimes[user].analysed.candidate.manifest.examples:
+                if ex.command is None:
+                    self._outcome(host, user, ex)
+                    runs += 1
+        held = host.held_handles(name)
+        details = {"resources": exported, "example_runs": runs, "held": held}
+        if held:
+            who = ", ".join(f"{c} ({n})" for c, n in sorted(held.items()))
+            return CheckResult(name, "resources", "failed",
+                               f"{name}: resources leaked: after {runs} example run(s), handles of {name}'s "
+                               f"resources are still held by {who}\n    fix: drop every handle when done "
+                               "(JavaScript: `h[Symbol.dispose]()`; Rust: let it go out of scope; WAT: "
+                               "`resource.drop`)", {**details, "codes": ["resource-leak"]})
+        if runs == 0:
+            return CheckResult(name, "resources", "skipped",
+                               f"{name}: no [[conformance.example]] of it or of an extension importing it "
+                               "exercises its resources", details)
+        return CheckResult(name, "resources", "passed",
+                           f"no handle of {', '.join(exported)} held after {runs} example run(s) "
+                           f"of {', '.join(users)}", details)
 
     def _outcome(self, host: Host, name: str, ex: ConformanceExample) -> tuple[str, Any, Any]:
         """("value", JSON, type), ("error", code, None), or ("problem", text, None) for one example call."""

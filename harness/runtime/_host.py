@@ -219,6 +219,16 @@ class Host:
     def status(self) -> dict[str, Status]:
         return dict(self._status)
 
+    def held_handles(self, provider: str) -> dict[str, int]:
+        """How many of `provider`'s resources each other extension holds through a dynamic link
+        (consumer → count, zero counts left out): the conformance suite's leak check reads it."""
+        held: dict[str, int] = {}
+        for (consumer, prov), table in self._handle_tables.items():
+            n = len(table.entries)
+            if prov == provider and n:
+                held[consumer] = held.get(consumer, 0) + n
+        return held
+
     @property
     def extensions(self) -> tuple[str, ...]:
         """The names of the linked (callable) extensions, in load order."""
