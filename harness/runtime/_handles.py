@@ -46,10 +46,9 @@ from ..model._witypes import (
     has_handle,
     render,
 )
-from ._calls import classify_error, current_context, error_text, new_error, stock_failure
+from ._calls import current_context, error_text, new_error
 from ._fastpath import free_vals
-from ._gate import note_nested_fault
-from ._proxy import PROXIES, Proxy
+from ._proxy import PROXIES, Proxy, provider_failed
 
 if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
@@ -296,17 +295,8 @@ class ResourceProxy(Proxy):
             else:
                 out = (_VAL * 1)()
                 err = bound.raw_call(arr, nargs, out, 1)
-            if err:  # as `proxy_callback` does
-                text = error_text(err)
-                if ctx.pending is None:
-                    failure = stock_failure(text, ctx) or classify_error(
-                        text, extension=rt.name, function=key, chain=ctx.chain(),
-                        memory_limited=rt.limits.memory_mb is not None)
-                    ctx.pending = note_nested_fault(rt, key, ctx, failure)
-                elif rt.depth > 1:
-                    rt.nested_fault = ctx.pending
-                rt.mark_faulted(ctx.pending.code)
-                return new_error(text)
+            if err:
+                return provider_failed(rt, key, ctx, err)
             if own is not None:
                 provided = bound.result_type.convert_from_c(out[0])  # takes the pointer out of `out`
                 hp = ffi.wasmtime_component_resource_host_new(True, *table.put_rep(own, provided))
@@ -359,17 +349,8 @@ class ResourceProxy(Proxy):
                 ty.convert_to_c(pstore, values[i], ctypes.pointer(arr[i]))
             out = (_VAL * max(nresults, 1))()
             err = bound.raw_call(arr, len(values), out, nresults)
-            if err:  # as `proxy_callback` does
-                text = error_text(err)
-                if ctx.pending is None:
-                    failure = stock_failure(text, ctx) or classify_error(
-                        text, extension=rt.name, function=key, chain=ctx.chain(),
-                        memory_limited=rt.limits.memory_mb is not None)
-                    ctx.pending = note_nested_fault(rt, key, ctx, failure)
-                elif rt.depth > 1:
-                    rt.nested_fault = ctx.pending
-                rt.mark_faulted(ctx.pending.code)
-                return new_error(text)
+            if err:
+                return provider_failed(rt, key, ctx, err)
             if nresults and bound.result_type is not None:
                 value = bound.result_type.convert_from_c(out[0])
                 free_vals(out, 1)

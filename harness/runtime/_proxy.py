@@ -21,7 +21,7 @@ from ._gate import Gate, note_nested_fault
 if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
 
-__all__ = ["PROXIES", "Proxy", "proxy_callback", "proxy_finalize", "register"]
+__all__ = ["PROXIES", "Proxy", "provider_failed", "proxy_callback", "proxy_finalize", "register"]
 
 
 class Proxy:
@@ -74,22 +74,27 @@ def proxy_callback(data: Any, _context: Any, _ty: Any, args: Any, nargs: int, re
         return proxy._failed(rt, ctx, e)
     try:
         err = _func_call(bound._fref, bound._ctx, args, nargs, results, nresults)
-        if err:
-            text = error_text(err)
-            if ctx.pending is None:
-                failure = stock_failure(text, ctx) or classify_error(
-                    text, extension=rt.name, function=key, chain=ctx.chain(),
-                    memory_limited=rt.limits.memory_mb is not None)
-                ctx.pending = note_nested_fault(rt, key, ctx, failure)
-            elif rt.depth > 1:
-                rt.nested_fault = ctx.pending
-            rt.mark_faulted(ctx.pending.code)
-            return new_error(text)
-        return 0
+        return provider_failed(rt, key, ctx, err) if err else 0
     except BaseException as e:  # never into C
         return proxy._failed(rt, ctx, e)
     finally:
         gate.leave(rt, ctx, room, levels)
+
+
+def provider_failed(rt: ExtensionRuntime, key: str, ctx: CallContext, err: Any) -> int:
+    """The provider's call of `key` failed with the owned wasmtime error `err`: keep the chain's
+    first failure in `ctx.pending` (an inner one already recorded stays), fault the provider,
+    and return the C error the caller's wasm propagates. Every proxy's error path."""
+    text = error_text(err)
+    if ctx.pending is None:
+        failure = stock_failure(text, ctx) or classify_error(
+            text, extension=rt.name, function=key, chain=ctx.chain(),
+            memory_limited=rt.limits.memory_mb is not None)
+        ctx.pending = note_nested_fault(rt, key, ctx, failure)
+    elif rt.depth > 1:
+        rt.nested_fault = ctx.pending
+    rt.mark_faulted(ctx.pending.code)
+    return new_error(text)
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
