@@ -231,16 +231,21 @@ def lift_bytes(space: Any) -> bytes:
     wasmtime-py's own `convert_from_c` does."""
     lst = space.of.list
     try:
-        n = lst.size
-        if not n:
-            return b""
-        view = _val_bytes(lst.data, n)
-        try:
-            return view[_UNION_AT::_VAL_SIZE].tobytes()
-        finally:
-            view.release()
+        return _bytes_of(lst)
     finally:
         _vallist_delete(ctypes.byref(lst))
+
+
+def _bytes_of(lst: Any) -> bytes:
+    """The u8 values of a `wasmtime_component_vallist_t` as bytes: one strided copy, nothing freed."""
+    n = lst.size
+    if not n:
+        return b""
+    view = _val_bytes(lst.data, n)
+    try:
+        return view[_UNION_AT::_VAL_SIZE].tobytes()
+    finally:
+        view.release()
 
 
 def compile_lift(result_type: Any) -> Callable[[Any], Any] | None:
@@ -325,17 +330,7 @@ def _reader_of(t: ValueType) -> Callable[[Any], Any]:
         raise _NotRead
     if isinstance(t, ListT):
         if t.element == Prim("u8"):
-            def read_bytes(c: Any) -> bytes:
-                lst = c.of.list
-                n = lst.size
-                if not n:
-                    return b""
-                view = _val_bytes(lst.data, n)
-                try:
-                    return view[_UNION_AT::_VAL_SIZE].tobytes()
-                finally:
-                    view.release()
-            return read_bytes
+            return lambda c: _bytes_of(c.of.list)
         element = _reader_of(t.element)
 
         def read_list(c: Any) -> list[Any]:
