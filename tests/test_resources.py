@@ -248,3 +248,14 @@ def test_a_consumer_restart_drops_the_resources_it_held(linked: Host) -> None:
         _user(linked, "crash")  # its Store, and the handle in it, are gone
     assert _user(linked, "run", 1) == 4  # the next hop sweeps what the old instance held
     assert _lib(linked, "live") == 0 and _lib(linked, "dropped") == 2 and _entries(linked) == 0
+
+
+def test_an_own_handle_stays_usable_when_the_call_fails_before_taking_it(linked: Host) -> None:
+    h = _lib_call(linked, "make", 3)
+    with pytest.raises(BadArgumentsError, match="takes 1 argument"):
+        _lib_call(linked, "take", h, 5)  # refused before the call: nothing was given away
+    assert h.live and _lib_call(linked, "[method]counter.get", h) == 3
+    assert _lib_call(linked, "take", h) == 3  # now it is given away
+    assert not h.live and _lib(linked, "live") == 0 and _lib(linked, "dropped") == 1
+    with pytest.raises(StaleHandleError, match="given away"):
+        _lib_call(linked, "take", h)

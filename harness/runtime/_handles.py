@@ -54,8 +54,8 @@ if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
     from ._gate import Gate
 
-__all__ = ["Handle", "HandleTable", "ResourceProxy", "api_args", "api_result", "has_handle", "mapper", "resource_dtor",
-           "resource_proxy_callback"]
+__all__ = ["Handle", "HandleTable", "ResourceProxy", "api_args", "api_result", "give_away", "has_handle", "mapper",
+           "resource_dtor", "resource_proxy_callback"]
 
 _VAL = ffi.wasmtime_component_val_t
 # the C functions themselves, without wasmtime-py's wrappers: the flat proxy's hot path
@@ -439,7 +439,10 @@ class Handle:
         state = "live" if self.live else "dropped" if self._res is None else "stale"
         return f"<handle {self.type.resource} of {self._rt.name} ({state})>"
 
-    def _take(self, t: HandleT, rt: ExtensionRuntime, function: str) -> ResourceAny:
+    def _take(self, t: HandleT, rt: ExtensionRuntime, function: str, given: list[Handle]) -> ResourceAny:
+        """The resource to lower for `t`. An own is lowered from a copy of the pointer (lowering
+        consumes it) and only noted in `given`: it is gone once the call has run (`give_away`), not
+        when a later argument or the arity is refused before it."""
         if rt is not self._rt or (t.interface, t.resource) != (self.type.interface, self.type.resource):
             raise BadArgumentsError(
                 f"{rt.name}: {function}: a handle to {self.type.resource} of {self._rt.name} was given where "
@@ -453,7 +456,13 @@ class Handle:
                 extension=rt.name, function=function,
                 details={"resource": self.type.resource, "interface": self.type.interface})
         if t.kind == "own":
-            self._res = None  # given away: the extension owns it now
+            if self in given:  # the same own twice in one call: the second is already given away
+                raise StaleHandleError(
+                    f"{rt.name}: {function}: the {self.type.resource} handle is stale: it was given away "
+                    "earlier in the same call", extension=rt.name, function=function,
+                    details={"resource": self.type.resource, "interface": self.type.interface})
+            given.append(self)
+            return ResourceAny._from_ptr(_any_clone(res.ptr()))
         return res
 
 
@@ -481,15 +490,26 @@ def _walk(t: ValueType | None, v: Any, f: Callable[[HandleT, Any], Any]) -> Any:
     return v
 
 
-def api_args(rt: ExtensionRuntime, key: str, sig: FuncT, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Python arguments with each `Handle` swapped for its resource (checked: extension, type, liveness)."""
+def api_args(rt: ExtensionRuntime, key: str, sig: FuncT,
+             args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[Handle]]:
+    """Python arguments with each `Handle` swapped for its resource (checked: extension, type, liveness),
+    and the handles passed as `own`: `give_away` them once the call has run."""
+    given: list[Handle] = []
+
     def one(t: HandleT, v: Any) -> Any:
         if isinstance(v, Handle):
-            return v._take(t, rt, key)
+            return v._take(t, rt, key, given)
         raise BadArgumentsError(
             f"{rt.name}: {key}: expected a handle ({render(t)}) that an earlier call returned, got "
             f"{type(v).__name__}", extension=rt.name, function=key)
-    return tuple(_walk(pt, a, one) for (_, pt), a in zip(sig.params, args, strict=False)) + args[len(sig.params):]
+    out = tuple(_walk(pt, a, one) for (_, pt), a in zip(sig.params, args, strict=False)) + args[len(sig.params):]
+    return out, given
+
+
+def give_away(given: list[Handle]) -> None:
+    """The call ran (even if it then trapped): the extension owns what was passed as `own`."""
+    for h in given:
+        h._res = None
 
 
 def api_result(rt: ExtensionRuntime, sig: FuncT, value: Any) -> Any:

@@ -62,6 +62,7 @@ from ._handles import (
     ResourceProxy,
     api_args,
     api_result,
+    give_away,
     has_handle,
     resource_dtor,
     resource_proxy_callback,
@@ -631,7 +632,7 @@ class Host:
         try:
             hsig = rt.handle_sigs.get(key) if rt.handle_sigs else None
             if hsig is not None:  # resource handles: `Handle` objects ↔ the extension's resources
-                args = api_args(rt, key, hsig, args)
+                args, given = api_args(rt, key, hsig, args)
             if len(args) != bound.nparams:
                 bound.lower_args(args)  # raises the bad-arguments error
             lowering = _monotonic() if bound.needs_free else 0.0  # compound values can take a while
@@ -647,6 +648,8 @@ class Host:
                 err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, bound.result_ref, 1)
             else:
                 err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, None, 0)
+            if hsig is not None and given:  # the call ran: what it took as `own` is the extension's now
+                give_away(given)
             if bound.needs_free:
                 bound.free(arr)
             if err:
