@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from harness.pipeline._build import Toolchains
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300
+OTHER_UID = 54321  # any uid that is not ours; the tests run as root, so chown to it works
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -113,6 +115,50 @@ def test_toolchain_folder_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert Toolchains().root == tmp_path / "xdg" / "ext-harness" / "toolchains"
     assert not Toolchains(tmp_path / "tc", install=False).installed("js")
+
+
+def _no_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("EXT_HARNESS_TOOLCHAINS", "EXT_HARNESS_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("no home directory")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+def test_toolchains_share_the_caches_folder_rule_without_a_home(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.pipeline._cache import default_cache_dir
+
+    _no_home(monkeypatch, tmp_path)
+    assert Toolchains().root == default_cache_dir() / "toolchains"
+    assert default_cache_dir() == tmp_path / f"ext-harness-cache-{os.getuid()}"
+
+
+@pytest.mark.parametrize("squat", ["parent-owner", "root-mode"])
+def test_a_squatted_toolchain_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, squat: str) -> None:
+    """Without a home the toolchains sit under a predictable temp name: a folder another user made (or can
+    write) there is refused before anything installed in it runs."""
+    from harness.pipeline._build import COMPONENTIZE_PY_VERSION, build_one
+
+    assert _cli("new", "py-ext", "--lang", "python", cwd=tmp_path).returncode == 0
+    _no_home(monkeypatch, tmp_path)
+    root = Toolchains().root
+    planted = root / f"componentize-py-{COMPONENTIZE_PY_VERSION}" / "componentize_py"
+    planted.mkdir(parents=True)
+    if squat == "parent-owner":
+        os.chown(root.parent, OTHER_UID, OTHER_UID)
+        expected = f"owned by uid {OTHER_UID}"
+    else:
+        root.chmod(0o777)
+        expected = "can be written by other users (mode 777)"
+    result = build_one(tmp_path / "py-ext", Toolchains(install=False))
+    assert result.status == "failed"
+    assert [p.code for p in result.problems] == ["toolchain-unavailable"]
+    assert expected in result.problems[0].message and str(root.parent if squat == "parent-owner" else root) \
+        in result.problems[0].message
 
 
 def test_the_shipped_npm_pin_is_the_builders_version() -> None:

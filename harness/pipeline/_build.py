@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ except ImportError:  # pragma: no cover - Windows: installs are not serialised a
     fcntl = None  # type: ignore[assignment]
 
 from ..model._codes import describe
+from ._dirs import user_cache_dir
 from ._manifest import MANIFEST_NAME, parse_manifest
 from ._wasmtools import wasm_tools
 
@@ -61,14 +63,9 @@ _EXT = {"python": ".py", "js": ".js", "wat": ".wat"}
 
 
 def default_toolchain_dir() -> Path:
-    """`$EXT_HARNESS_TOOLCHAINS`, else `$XDG_CACHE_HOME/ext-harness/toolchains`, else
-    `~/.cache/ext-harness/toolchains` (next to the compile cache, never inside a project)."""
-    explicit = os.environ.get("EXT_HARNESS_TOOLCHAINS")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "ext-harness" / "toolchains"
+    """`$EXT_HARNESS_TOOLCHAINS`, else `toolchains/` in the per-user cache root (next to the compile
+    cache, never inside a project; see `_dirs.user_cache_dir` for the rule and its no-home fallback)."""
+    return user_cache_dir("EXT_HARNESS_TOOLCHAINS", "toolchains")
 
 
 @dataclass(frozen=True)
@@ -252,6 +249,7 @@ class Toolchains:
     def __init__(self, root: Path | None = None, *, install: bool = True,
                  log: Callable[[str], None] = lambda _: None) -> None:
         self.root = Path(root) if root is not None else default_toolchain_dir()
+        self._default = root is None and not os.environ.get("EXT_HARNESS_TOOLCHAINS")
         self.install = install
         self.log = log
 
@@ -270,13 +268,41 @@ class Toolchains:
             return (self.qjs_dir / "node_modules" / ".bin" / "componentize-qjs").exists()
         return True
 
+    def _check_private(self, name: str) -> None:
+        """Refuse a toolchain folder (or, for the default one, its parent) that someone else owns or can
+        write: what is installed there is run. The no-home default is a predictable name in the shared
+        temp folder, so another user could have made it first."""
+        for folder in (self.root, self.root.parent) if self._default else (self.root,):
+            try:
+                st = folder.stat()
+            except OSError as e:
+                raise _fail(name, f"cannot read the toolchain folder {folder}: {e.strerror or e}",
+                            "toolchain-unavailable") from None
+            uid = os.geteuid() if hasattr(os, "geteuid") else None
+            if uid is not None and st.st_uid != uid:
+                why = f"is owned by uid {st.st_uid}, not by you (uid {uid})"
+            elif st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                why = f"can be written by other users (mode {stat.S_IMODE(st.st_mode):o})"
+            else:
+                continue
+            raise _fail(name, f"the toolchain folder {folder} {why}; refusing to run tools from it "
+                        "(pass --toolchains DIR or set EXT_HARNESS_TOOLCHAINS to a folder only you can write)",
+                        "toolchain-unavailable")
+
     def _prepare(self, name: str, lang: Lang) -> None:
+        if lang == "wat":
+            return  # wasm-tools comes from PATH, not from the toolchain folder
+        if os.path.lexists(self.root):
+            self._check_private(name)
         if self.installed(lang):
             return
         if not self.install:
             raise _fail(name, f"the {lang} toolchain is not installed in {self.root} (installing is off)",
                         "toolchain-unavailable")
+        if self._default:
+            self.root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._check_private(name)
         with _locked(self.root / ".lock"):
             if self.installed(lang):
                 return

@@ -58,6 +58,7 @@ import wasmtime
 from wasmtime.component import Component
 
 from ..model._errors import CacheWarning
+from ._dirs import user_cache_dir
 from ._engine import EngineConfig
 
 __all__ = ["CacheStats", "CacheWarning", "CompileCache", "default_cache_dir"]
@@ -111,17 +112,7 @@ def default_cache_dir() -> Path:
     predictable, which is why every root is checked (owner, mode, no symlink)
     before use: a folder someone else made there is refused, not used.
     """
-    explicit = os.environ.get("EXT_HARNESS_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg).expanduser() / "ext-harness"
-    try:
-        return Path.home() / ".cache" / "ext-harness"
-    except RuntimeError:  # no home directory (some CI sandboxes)
-        uid = os.getuid() if hasattr(os, "getuid") else "user"
-        return Path(tempfile.gettempdir()) / f"ext-harness-cache-{uid}"
+    return user_cache_dir("EXT_HARNESS_CACHE_DIR")
 
 
 @dataclass
