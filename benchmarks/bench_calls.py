@@ -42,6 +42,7 @@ from wasmtime import component as wc
 from harness import Host
 from harness.runtime._calls import _func_call, new_error
 from harness.runtime._fastpath import lower_bytes
+from harness.testing._chains import chain_wat as _chain_wat
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_WAT = ROOT / "fixtures" / "wat" / "host"
@@ -284,29 +285,6 @@ def bench_bytes(host: Host, size: int, rounds: int) -> None:
     print(f"    lowering, wasmtime-py's converter:   {stock:8.3f}   ({stock_rounds} round(s))")
     print(f"    lowering, bulk copy (ext-harness):   {bulk:8.3f}   {stock / bulk:5.1f}× faster")
     print(f"    whole host.call (bulk lowering):     {call:8.3f}")
-
-
-def _chain_wat(k: int, last: bool) -> str:
-    """Extension k: `down(n)` calls extension k+1's `down(n)` (the last returns n)."""
-    if last:
-        return f"""(component
-  (core module $m (func (export "down") (param i32) (result i32) (local.get 0)))
-  (core instance $i (instantiate $m))
-  (func $d (param "n" u32) (result u32) (canon lift (core func $i "down")))
-  (instance $out (export "down" (func $d)))
-  (export "test:chain{k}/lib@1.0.0" (instance $out)))
-"""
-    return f"""(component
-  (import "test:chain{k + 1}/lib@1.0.0" (instance $next (export "down" (func (param "n" u32) (result u32)))))
-  (core func $down (canon lower (func $next "down")))
-  (core module $m
-    (import "next" "down" (func $next (param i32) (result i32)))
-    (func (export "down") (param i32) (result i32) (call $next (local.get 0))))
-  (core instance $i (instantiate $m (with "next" (instance (export "down" (func $down))))))
-  (func $d (param "n" u32) (result u32) (canon lift (core func $i "down")))
-  (instance $out (export "down" (func $d)))
-  (export "test:chain{k}/lib@1.0.0" (instance $out)))
-"""
 
 
 def bench_depth(tmp: Path, depths: tuple[int, ...], n: int, rounds: int) -> None:

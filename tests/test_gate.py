@@ -13,36 +13,14 @@ import pytest
 from harness.model._errors import ReentrancyError
 from harness.runtime import _gate
 from harness.runtime._host import Host
-
-
-def _chain_wat(k: int, last: bool) -> str:
-    """Extension k: `down(n)` calls extension k+1's `down(n)`; the last returns n."""
-    if last:
-        return f"""(component
-  (core module $m (func (export "down") (param i32) (result i32) (local.get 0)))
-  (core instance $i (instantiate $m))
-  (func $d (param "n" u32) (result u32) (canon lift (core func $i "down")))
-  (instance $out (export "down" (func $d)))
-  (export "test:chain{k}/lib@1.0.0" (instance $out)))
-"""
-    return f"""(component
-  (import "test:chain{k + 1}/lib@1.0.0" (instance $next (export "down" (func (param "n" u32) (result u32)))))
-  (core func $down (canon lower (func $next "down")))
-  (core module $m
-    (import "next" "down" (func $next (param i32) (result i32)))
-    (func (export "down") (param i32) (result i32) (call $next (local.get 0))))
-  (core instance $i (instantiate $m (with "next" (instance (export "down" (func $down))))))
-  (func $d (param "n" u32) (result u32) (canon lift (core func $i "down")))
-  (instance $out (export "down" (func $d)))
-  (export "test:chain{k}/lib@1.0.0" (instance $out)))
-"""
+from harness.testing._chains import chain_wat
 
 
 @pytest.fixture(scope="module")
 def chain40(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("chain40")
     for k in range(40):
-        (folder / f"chain{k}.wat").write_text(_chain_wat(k, k == 39))
+        (folder / f"chain{k}.wat").write_text(chain_wat(k, k == 39))
     return folder
 
 
