@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from wasmtime import component as c
 
 from harness.model._errors import UsageError
-from harness.model._witypes import HandleT, ValueType
+from harness.model._witypes import FutureT, HandleT, ValueType
 from harness.pipeline._wasmtypes import from_wasmtime_item
 from harness.testing import (
     BOOL,
@@ -354,7 +354,9 @@ def test_declaration_errors_are_usage_errors() -> None:
         to_wat(ext("x", exports=[iface(LIB, fn("f", [], U32, Forward(ECHO, "echo")))],
                    imports=[iface(ECHO, fn("echo", [], U64))]))
     with pytest.raises(UsageError, match="not supported"):
-        to_wat(ext("x", exports=[iface(LIB, fn("f", [("h", HandleT("own"))], None))]))
+        to_wat(ext("x", exports=[iface(LIB, fn("f", [("s", FutureT(U32))], None))]))
+    with pytest.raises(UsageError, match="not declared"):  # a resource of an interface the mock does not import
+        to_wat(ext("x", exports=[iface(LIB, fn("f", [("h", HandleT("own", "r", "a:b/elsewhere"))], None))]))
     with pytest.raises(UsageError, match="duplicate"):
         to_wat(ext("x", exports=[iface(LIB, fn("f"), fn("f"))]))
 

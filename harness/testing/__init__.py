@@ -1,9 +1,10 @@
 """The public testing kit: mock extensions declared in a few lines, and dependency scenarios.
 
 - The mock DSL: value types (`U32`, `STRING`, `record`, `variant`, `list_of`, ...), behaviours
-  (`Const`, `Forward`, `Trap`, `Loop`, `GrowMemory`, `Recurse`, `AddParams`), declarations
-  (`MockExtension`/`ext`, `MockInterface`/`iface`, `MockFunction`/`fn`); `to_wat` writes the
-  component, `write_extension` an extension folder (`extension.toml` + component).
+  (`Const`, `Forward`, `Trap`, `Loop`, `GrowMemory`, `Recurse`, `AddParams`, `Echo`; for resources
+  `New`, `Rep`, `Live`, `Dropped`), declarations (`MockExtension`/`ext`, `MockInterface`/`iface`,
+  `MockFunction`/`fn`, and `constructor`/`method`/`static` with handles `own`/`borrow`); `to_wat`
+  writes the component, `write_extension` an extension folder (`extension.toml` + component).
 - Scenarios: `GraphScenario` (nodes, imports, extra exports) and its reference outcome
   `GraphScenario.expected()`; `ScenarioBuilder` writes the common shapes (the plugin's
   `scenario` fixture) as `Scenario`s.
@@ -31,14 +32,21 @@ from ._dsl import (
     AddParams,
     Behaviour,
     Const,
+    Dropped,
+    Echo,
     Forward,
     GrowMemory,
+    Live,
     Loop,
     MockExtension,
     MockFunction,
     MockInterface,
+    New,
     Recurse,
+    Rep,
     Trap,
+    borrow,
+    constructor,
     enum,
     err,
     ext,
@@ -46,10 +54,13 @@ from ._dsl import (
     fn,
     iface,
     list_of,
+    method,
     ok,
     option,
+    own,
     record,
     result,
+    static,
     tuple_of,
     variant,
     with_behaviour,
@@ -87,6 +98,8 @@ __all__ = [
     "AddParams",
     "Behaviour",
     "Const",
+    "Dropped",
+    "Echo",
     "ExpectedResolution",
     "ExtraExport",
     "Forward",
@@ -94,15 +107,20 @@ __all__ = [
     "GraphNode",
     "GraphScenario",
     "GrowMemory",
+    "Live",
     "Loop",
     "MockExtension",
     "MockFunction",
     "MockInterface",
+    "New",
     "Recurse",
+    "Rep",
     "Scenario",
     "ScenarioBuilder",
     "Trap",
     "api_name",
+    "borrow",
+    "constructor",
     "enum",
     "err",
     "ext",
@@ -110,10 +128,13 @@ __all__ = [
     "fn",
     "iface",
     "list_of",
+    "method",
     "ok",
     "option",
+    "own",
     "record",
     "result",
+    "static",
     "to_toml",
     "to_wat",
     "tuple_of",

@@ -17,12 +17,14 @@ from ..model._witypes import (
     EnumT,
     FlagsT,
     FuncT,
+    HandleT,
     InstanceT,
     Item,
     ListT,
     OptionT,
     Prim,
     RecordT,
+    ResourceItem,
     ResultT,
     TupleT,
     TypeItem,
@@ -33,10 +35,10 @@ from ..model._witypes import (
 __all__ = [
     "BOOL", "CHAR", "F32", "F64", "LIFECYCLE", "LOG", "LOG_LEVEL", "S8", "S16", "S32", "S64", "STRING",
     "U8", "U16", "U32", "U64",
-    "AddParams", "Behaviour", "Const", "Forward", "GrowMemory", "Loop", "MockExtension", "MockFunction",
-    "MockInterface", "Recurse", "Trap",
-    "enum", "err", "ext", "flags", "fn", "iface", "list_of", "ok", "option", "record", "result",
-    "tuple_of", "variant", "with_behaviour",
+    "AddParams", "Behaviour", "Const", "Dropped", "Echo", "Forward", "GrowMemory", "Live", "Loop", "MockExtension",
+    "MockFunction", "MockInterface", "New", "Recurse", "Rep", "Trap",
+    "borrow", "constructor", "enum", "err", "ext", "flags", "fn", "iface", "list_of", "method", "ok", "option", "own",
+    "record", "result", "static", "tuple_of", "unversioned", "variant", "with_behaviour",
 ]
 
 # --------------------------------------------------------------------------- type shortcuts
@@ -73,6 +75,22 @@ def variant(*cases: tuple[str, ValueType | None] | str, **kw: ValueType | None) 
     return VariantT((*norm, *kw.items()))
 
 
+def own(resource: str, interface: str = "") -> HandleT:
+    """`own<resource>`; without `interface`, a resource of the interface the function is declared in
+    (`iface` fills it in), else of that interface (e.g. an imported one, versioned or not)."""
+    return HandleT("own", resource, unversioned(interface))
+
+
+def borrow(resource: str, interface: str = "") -> HandleT:
+    """`borrow<resource>` (parameters only, as in the component model); `interface` as for `own`."""
+    return HandleT("borrow", resource, unversioned(interface))
+
+
+def unversioned(interface: str) -> str:
+    """`ns:pkg/iface@1.0.0` → `ns:pkg/iface`: how the type model names a resource's interface."""
+    return interface.split("@", 1)[0]
+
+
 def enum(*names: str) -> EnumT:
     return EnumT(tuple(names))
 
@@ -90,6 +108,29 @@ def ok(value: Any = None) -> Any:
 def err(value: Any = None) -> Any:
     from wasmtime.component import Variant
     return Variant("err", value)
+
+
+def _own_handles(t: ValueType, interface: str, found: list[str]) -> ValueType:
+    """`t` with each handle without an interface made one of `interface` (its resource noted in `found`)."""
+    if isinstance(t, HandleT):
+        if t.interface and t.interface != interface:
+            return t  # a resource of another interface (an imported one)
+        if t.resource not in found:
+            found.append(t.resource)
+        return HandleT(t.kind, t.resource, interface)
+    if isinstance(t, ListT):
+        return ListT(_own_handles(t.element, interface, found))
+    if isinstance(t, OptionT):
+        return OptionT(_own_handles(t.payload, interface, found))
+    if isinstance(t, ResultT):
+        return ResultT(*(None if c is None else _own_handles(c, interface, found) for c in (t.ok, t.err)))
+    if isinstance(t, TupleT):
+        return TupleT(tuple(_own_handles(e, interface, found) for e in t.elements))
+    if isinstance(t, RecordT):
+        return RecordT(tuple((n, _own_handles(f, interface, found)) for n, f in t.fields))
+    if isinstance(t, VariantT):
+        return VariantT(tuple((n, None if c is None else _own_handles(c, interface, found)) for n, c in t.cases))
+    return t
 
 
 # --------------------------------------------------------------------------- declarations
@@ -153,6 +194,39 @@ class AddParams(Behaviour):
 
 
 @dataclass(frozen=True)
+class Echo(Behaviour):
+    """Return the first parameter (the result has its type): handles in it go back as they came,
+    so an `own` the caller gave returns to it, the provider's own resource unchanged."""
+
+
+@dataclass(frozen=True)
+class New(Behaviour):
+    """Make a resource of the interface (the result is `own<r>`): its rep is the next number
+    (1, 2, ...) of that resource type; the parameters are ignored. The default of `constructor`."""
+
+
+@dataclass(frozen=True)
+class Rep(Behaviour):
+    """Return the rep of the first parameter, a handle of a resource of the interface, or of the first
+    handle in it if it is a record or tuple (integer result): who holds which resource. An `own`
+    handle is dropped after (its destructor runs)."""
+
+
+@dataclass(frozen=True)
+class Live(Behaviour):
+    """Return how many resources of type `resource` (of this interface) exist: made, not yet destroyed."""
+
+    resource: str
+
+
+@dataclass(frozen=True)
+class Dropped(Behaviour):
+    """Return how many times the destructor of `resource` (of this interface) ran."""
+
+    resource: str
+
+
+@dataclass(frozen=True)
 class MockFunction:
     name: str
     params: tuple[tuple[str, ValueType], ...] = ()
@@ -167,11 +241,35 @@ class MockFunction:
 @dataclass(frozen=True)
 class MockInterface:
     """An interface instance. `type_names` names nominal types (records, variants,
-    enums, flags); unnamed ones are exported as `ty0`, `ty1`, ..."""
+    enums, flags); unnamed ones are exported as `ty0`, `ty1`, ...
+
+    `resources` are the resource types the interface defines; besides those listed, every
+    resource named by a `[constructor]r`/`[method]r.f`/`[static]r.f` function or by a handle
+    without an interface (`own("r")`) is one. Such handles are completed with this interface.
+    """
 
     name: str
     functions: tuple[MockFunction, ...] = ()
     type_names: tuple[tuple[str, ValueType], ...] = ()
+    resources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        here = unversioned(self.name)
+        found = list(self.resources)
+        functions = []
+        for f in self.functions:
+            for prefix in ("[constructor]", "[method]", "[static]"):
+                if f.name.startswith(prefix):
+                    r = f.name[len(prefix):].split(".", 1)[0]
+                    if r not in found:
+                        found.append(r)
+            params = tuple((n, _own_handles(t, here, found)) for n, t in f.params)
+            res = None if f.result is None else _own_handles(f.result, here, found)
+            functions.append(replace(f, params=params, result=res))
+        object.__setattr__(self, "functions", tuple(functions))
+        object.__setattr__(self, "type_names",
+                           tuple((n, _own_handles(t, here, found)) for n, t in self.type_names))
+        object.__setattr__(self, "resources", tuple(found))
 
     def function(self, name: str) -> MockFunction | None:
         for f in self.functions:
@@ -202,8 +300,9 @@ class MockInterface:
         return out
 
     def instance_type(self) -> InstanceT:
-        """The type analysis reports for this interface (types first, then functions)."""
-        items: list[tuple[str, Item]] = [(n, TypeItem(t)) for n, t in self.named_types()]
+        """The type analysis reports for this interface (resources and types first, then functions)."""
+        items: list[tuple[str, Item]] = [(r, ResourceItem()) for r in self.resources]
+        items += [(n, TypeItem(t)) for n, t in self.named_types()]
         items += [(f.name, f.type) for f in self.functions]
         return InstanceT(tuple(items))
 
@@ -253,8 +352,26 @@ def fn(name: str, params: Sequence[tuple[str, ValueType]] = (), result: ValueTyp
 
 
 def iface(name: str, *functions: MockFunction,
-          type_names: Sequence[tuple[str, ValueType]] = ()) -> MockInterface:
-    return MockInterface(name, tuple(functions), tuple(type_names))
+          type_names: Sequence[tuple[str, ValueType]] = (), resources: Sequence[str] = ()) -> MockInterface:
+    return MockInterface(name, tuple(functions), tuple(type_names), tuple(resources))
+
+
+def constructor(resource: str, params: Sequence[tuple[str, ValueType]] = (),
+                behaviour: Behaviour = New()) -> MockFunction:
+    """`[constructor]resource`: `constructor(params)` in WIT, a function returning `own<resource>`."""
+    return MockFunction(f"[constructor]{resource}", tuple(params), own(resource), behaviour)
+
+
+def method(resource: str, name: str, params: Sequence[tuple[str, ValueType]] = (),
+           result: ValueType | None = None, behaviour: Behaviour = Trap()) -> MockFunction:
+    """`[method]resource.name`: its first parameter is `self: borrow<resource>` (added here)."""
+    return MockFunction(f"[method]{resource}.{name}", (("self", borrow(resource)), *params), result, behaviour)
+
+
+def static(resource: str, name: str, params: Sequence[tuple[str, ValueType]] = (),
+           result: ValueType | None = None, behaviour: Behaviour = Trap()) -> MockFunction:
+    """`[static]resource.name`: a function in the resource's namespace, without `self`."""
+    return MockFunction(f"[static]{resource}.{name}", tuple(params), result, behaviour)
 
 
 def ext(name: str, *, exports: Iterable[MockInterface] = (), imports: Iterable[MockInterface] = (),
@@ -279,6 +396,8 @@ class _Tagged:
 
 
 def _collect_nominal(t: ValueType, out: list[ValueType]) -> None:
+    if isinstance(t, HandleT):
+        return
     if isinstance(t, ListT):
         _collect_nominal(t.element, out)
     elif isinstance(t, OptionT):
@@ -301,5 +420,5 @@ def _collect_nominal(t: ValueType, out: list[ValueType]) -> None:
         if t.name == "error-context":
             raise UsageError("mock components cannot carry error-context values")
     else:
-        raise UsageError(f"mock components cannot carry {type(t).__name__} values (resources, "
-                         "futures and streams are not supported)")
+        raise UsageError(f"mock components cannot carry {type(t).__name__} values (futures and streams "
+                         "are not supported)")

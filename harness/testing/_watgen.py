@@ -30,6 +30,7 @@ from ..model._witypes import (
     EnumT,
     FlagsT,
     FuncT,
+    HandleT,
     ListT,
     OptionT,
     Prim,
@@ -39,6 +40,7 @@ from ..model._witypes import (
     ValueType,
     VariantT,
     cases_of,
+    render,
 )
 from ..runtime._abi import (
     align_to,
@@ -56,14 +58,20 @@ from ._dsl import (
     STRING,
     AddParams,
     Const,
+    Dropped,
+    Echo,
     Forward,
     GrowMemory,
+    Live,
     Loop,
     MockExtension,
     MockFunction,
     MockInterface,
+    New,
     Recurse,
+    Rep,
     Trap,
+    unversioned,
 )
 
 __all__ = ["to_wat"]
@@ -78,10 +86,21 @@ def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _rkey(t: HandleT) -> HandleT:
+    """The key of a handle's resource type in `ids` (own and borrow share it)."""
+    return HandleT("own", t.resource, t.interface)
+
+
 def _wat_type(t: ValueType, ids: Mapping[ValueType, str]) -> str:
-    """A value type in a type-use position; nominal types by their `$id`."""
+    """A value type in a type-use position; nominal types and resources by their `$id`."""
     if isinstance(t, Prim):
         return t.name
+    if isinstance(t, HandleT):
+        rid = ids.get(_rkey(t))
+        if rid is None:
+            raise UsageError(f"{render(t)} of {t.interface}: the resource is not declared by this interface or, "
+                             "for an export, by one the mock imports")
+        return f"({t.kind} {rid})"
     if t in ids:
         return ids[t]
     if isinstance(t, ListT):
@@ -314,6 +333,8 @@ class _Gen:
         self.data = _Data()
         self.imports: dict[tuple[str, str], _Import] = {}
         self.zero_area = 0
+        self.defined: dict[HandleT, int] = {}  # resources the mock's exports define → their number
+        self.imported: dict[HandleT, int] = {}  # resources of its imports → their number
 
     def import_of(self, owner: str, interface: str, function: str) -> _Import:
         imp = self.imports.get((interface, function))
@@ -322,11 +343,13 @@ class _Gen:
                              "which the mock does not import; add it to `imports`")
         return imp
 
-    def body(self, owner: str, f: MockFunction) -> tuple[list[str], list[str]]:
-        """(extra locals, instructions) of the lifted core function of `f`."""
+    def body(self, owner: str, f: MockFunction, here: str = "") -> tuple[list[str], list[str]]:
+        """(extra locals, instructions) of the lifted core function of `f` (of interface `here`)."""
         ft = f.type
         params, results = func_core_signature(ft, lift=True)
         b = f.behaviour
+        if isinstance(b, New | Rep | Live | Dropped | Echo):
+            return self.resource_body(owner, f, here)
         if isinstance(b, Trap):
             return [], ["unreachable"]
         if isinstance(b, Loop):
@@ -345,7 +368,8 @@ class _Gen:
             imp = self.import_of(owner, b.interface, b.function)
             self.same_type(owner, f, imp)
             args = [f"local.get {i}" for i in range(len(params))]
-            return self.call(imp, args)
+            extra, code = self.call(imp, args)
+            return extra, [*code, *self.drop_borrows(owner, f)]
         if isinstance(b, Recurse):
             imp = self.import_of(owner, b.interface, b.function)
             self.same_type(owner, f, imp)
@@ -367,6 +391,80 @@ class _Gen:
             block = f"if (result {results[0]})" if results else "if"
             return extra, [*test, block, *call, "else", *self.zero(ft), "end"]
         raise UsageError(f"{owner}: unknown behaviour {b!r}")
+
+    def resource_body(self, owner: str, f: MockFunction, here: str) -> tuple[list[str], list[str]]:
+        b = f.behaviour
+        if isinstance(b, Echo):
+            return self.echo(owner, f)
+        res = f.result
+        if isinstance(b, New):
+            g = self.defined.get(_rkey(res)) if isinstance(res, HandleT) and res.kind == "own" else None
+            if g is None:
+                raise UsageError(f"extension {self.ext.name!r}: {owner}: New needs the result own<r> of a resource "
+                                 "this interface defines")
+            return [], [f"global.get $next{g}", "i32.const 1", "i32.add", f"global.set $next{g}",
+                        f"global.get $live{g}", "i32.const 1", "i32.add", f"global.set $live{g}",
+                        f"global.get $next{g}", f"call $new{g}"]
+        if not (isinstance(res, Prim) and res.name in _INTS - {"bool"}):
+            raise UsageError(f"extension {self.ext.name!r}: {owner}: {type(b).__name__} needs an integer result")
+        widen = ["i64.extend_i32_u"] if flatten(res)[0] == "i64" else []
+        if isinstance(b, Live | Dropped):
+            g = self.defined.get(HandleT("own", b.resource, here))
+            if g is None:
+                raise UsageError(f"extension {self.ext.name!r}: {owner}: this interface defines no resource "
+                                 f"{b.resource!r}")
+            return [], [f"global.get ${'live' if isinstance(b, Live) else 'drops'}{g}", *widen]
+        found = _static_handles(f.params[0][1], owner, self.ext.name) if f.params else []
+        first = found[0][2] if found else None
+        g = self.defined.get(_rkey(first)) if first is not None else None
+        if g is None or first is None or len(flatten_params(f.type)) > 16:
+            raise UsageError(f"extension {self.ext.name!r}: {owner}: Rep needs a first parameter that is (or holds, "
+                             "in a record or tuple) a handle of a resource this interface defines, and at most 16 "
+                             "flat parameters")
+        at = found[0][0]
+        if first.kind == "borrow":  # a borrow of its own resource arrives as the rep
+            return [], [f"local.get {at}", *widen]
+        return ["(local $r i32)"], [f"local.get {at}", f"call $rep{g}", "local.set $r", f"local.get {at}",
+                                    f"call $drop{g}", "local.get $r", *widen]
+
+    def echo(self, owner: str, f: MockFunction) -> tuple[list[str], list[str]]:
+        """Return the first parameter: one flat value as it is, more through a return area in the result's
+        layout (the parameters in memory already are: their first one is at offset 0)."""
+        res = f.result
+        if not f.params or f.params[0][1] != res or res is None:
+            raise UsageError(f"extension {self.ext.name!r}: {owner}: Echo needs a result of the first parameter's type")
+        n = len(flatten(res))
+        by_pointer = len(flatten_params(f.type)) > 16
+        if by_pointer:
+            if n == 1:
+                raise UsageError(f"extension {self.ext.name!r}: {owner}: Echo of a one-value type needs at most 16 "
+                                 "flat parameters")
+            return [], ["local.get 0"]
+        if n == 1:
+            return [], ["local.get 0"]
+        vals = [[f"local.get {i}"] for i in range(n)]
+        alloc = ["i32.const 0", "i32.const 0", f"i32.const {alignment(res)}", f"i32.const {size(res)}",
+                 "call $realloc", "local.set $ret"]
+        return ["(local $ret i32)"], [*alloc, *_store_flat(res, vals, 0), "local.get $ret"]
+
+    def drop_borrows(self, owner: str, f: MockFunction) -> list[str]:
+        """A borrow of another component's resource is a handle the callee must drop before it returns."""
+        by_pointer = len(flatten_params(f.type)) > 16
+        out: list[str] = []
+        flat_at = 0
+        mem_at = 0
+        for _, t in f.params:
+            mem_at = align_to(mem_at, alignment(t))
+            for flat_off, mem_off, h in _static_handles(t, owner, self.ext.name):
+                k = self.imported.get(_rkey(h))
+                if h.kind != "borrow" or k is None:
+                    continue
+                get = (["local.get 0", f"i32.load offset={mem_at + mem_off}"] if by_pointer
+                       else [f"local.get {flat_at + flat_off}"])
+                out += [*get, f"call $idrop{k}"]
+            flat_at += len(flatten(t))
+            mem_at += size(t)
+        return out
 
     def same_type(self, owner: str, f: MockFunction, imp: _Import) -> None:
         mine = ([t for _, t in f.params], f.result)
@@ -427,6 +525,119 @@ class _Gen:
         return code
 
 
+_STORE = {"bool": "i32.store8", "s8": "i32.store8", "u8": "i32.store8", "s16": "i32.store16",
+          "u16": "i32.store16", "s32": "i32.store", "u32": "i32.store", "char": "i32.store", "s64": "i64.store",
+          "u64": "i64.store", "f32": "f32.store", "f64": "f64.store"}
+_STORE_BY_SIZE = {1: "i32.store8", 2: "i32.store16", 4: "i32.store"}
+
+
+def _coerce(have: str, want: str) -> list[str]:
+    """A variant's joined flat value back to the core type of its case (CanonicalABI `lift_flat_variant`)."""
+    if have == want:
+        return []
+    return {("i64", "i32"): ["i32.wrap_i64"], ("i32", "f32"): ["f32.reinterpret_i32"],
+            ("i64", "f32"): ["i32.wrap_i64", "f32.reinterpret_i32"],
+            ("i64", "f64"): ["f64.reinterpret_i64"]}[(have, want)]
+
+
+def _store_flat(t: ValueType, vals: list[list[str]], off: int) -> list[str]:
+    """Store a value of `t`, given as its flat values (instructions pushing each), at `$ret` + `off`."""
+    def put(op: str, val: list[str], at: int) -> list[str]:
+        return ["local.get $ret", *val, f"{op} offset={at}"]
+    if isinstance(t, Prim):
+        if t.name == "string":
+            return put("i32.store", vals[0], off) + put("i32.store", vals[1], off + 4)
+        return put(_STORE[t.name], vals[0], off)
+    if isinstance(t, HandleT):
+        return put("i32.store", vals[0], off)
+    if isinstance(t, ListT):
+        return put("i32.store", vals[0], off) + put("i32.store", vals[1], off + 4)
+    if isinstance(t, FlagsT):
+        if size(t) < 4:
+            return put(_STORE_BY_SIZE[size(t)], vals[0], off)
+        return [x for i, v in enumerate(vals) for x in put("i32.store", v, off + 4 * i)]
+    if isinstance(t, RecordT | TupleT):
+        members = [f for _, f in t.fields] if isinstance(t, RecordT) else list(t.elements)
+        out: list[str] = []
+        at, i = 0, 0
+        for m in members:
+            at = align_to(at, alignment(m))
+            n = len(flatten(m))
+            out += _store_flat(m, vals[i:i + n], off + at)
+            at += size(m)
+            i += n
+        return out
+    assert isinstance(t, VariantT | EnumT | OptionT | ResultT), t
+    cases = case_types(t)
+    dsize = discriminant_size(len(cases))
+    out = put(_STORE_BY_SIZE[dsize], vals[0], off)
+    joined = flatten(t)[1:]
+    payload_at = off + align_to(dsize, max((alignment(c) for c in cases if c is not None), default=1))
+    for j, c in enumerate(cases):
+        if c is None:
+            continue
+        wanted = flatten(c)
+        mine = [[*vals[1 + i], *_coerce(joined[i], w)] for i, w in enumerate(wanted)]
+        out += [*vals[0], f"i32.const {j}", "i32.eq", "if", *_store_flat(c, mine, payload_at), "end"]
+    return out
+
+
+def _static_handles(t: ValueType, owner: str, ext_name: str) -> list[tuple[int, int, HandleT]]:
+    """(flat index, memory offset, handle) of each handle in `t` outside lists and variants; a handle inside
+    one is refused (its position depends on the value: the generator does not drop borrows there)."""
+    if isinstance(t, HandleT):
+        return [(0, 0, t)]
+    if isinstance(t, RecordT | TupleT):
+        members = [f for _, f in t.fields] if isinstance(t, RecordT) else list(t.elements)
+        out, flat_at, mem_at = [], 0, 0
+        for m in members:
+            mem_at = align_to(mem_at, alignment(m))
+            out += [(flat_at + a, mem_at + b, h) for a, b, h in _static_handles(m, owner, ext_name)]
+            flat_at += len(flatten(m))
+            mem_at += size(m)
+        return out
+    if isinstance(t, ListT | OptionT | ResultT | VariantT) and _has_borrow(t):
+        raise UsageError(f"extension {ext_name!r}: {owner}: a borrow inside a list, option, result or variant "
+                         "cannot be forwarded by a mock (only at the top level, in records and in tuples)")
+    return []
+
+
+def _handles_in(t: ValueType | None) -> list[HandleT]:
+    if isinstance(t, HandleT):
+        return [t]
+    if isinstance(t, ListT):
+        return _handles_in(t.element)
+    if isinstance(t, OptionT):
+        return _handles_in(t.payload)
+    if isinstance(t, ResultT):
+        return _handles_in(t.ok) + _handles_in(t.err)
+    if isinstance(t, TupleT):
+        return [h for e in t.elements for h in _handles_in(e)]
+    if isinstance(t, RecordT):
+        return [h for _, f in t.fields for h in _handles_in(f)]
+    if isinstance(t, VariantT):
+        return [h for _, c in t.cases for h in _handles_in(c)]
+    return []
+
+
+def _has_borrow(t: ValueType | None) -> bool:
+    if isinstance(t, HandleT):
+        return t.kind == "borrow"
+    if isinstance(t, ListT):
+        return _has_borrow(t.element)
+    if isinstance(t, OptionT):
+        return _has_borrow(t.payload)
+    if isinstance(t, ResultT):
+        return _has_borrow(t.ok) or _has_borrow(t.err)
+    if isinstance(t, TupleT):
+        return any(_has_borrow(e) for e in t.elements)
+    if isinstance(t, RecordT):
+        return any(_has_borrow(f) for _, f in t.fields)
+    if isinstance(t, VariantT):
+        return any(_has_borrow(c) for _, c in t.cases)
+    return False
+
+
 def _sig(params: Sequence[str], results: Sequence[str]) -> str:
     out = ""
     if params:
@@ -449,15 +660,22 @@ def to_wat(ext: MockExtension) -> str:
     exports = ext.all_exports()
     _check_names(ext, imports, exports)
     gen = _Gen(ext)
+    for mi in imports:
+        for r in mi.resources:
+            gen.imported.setdefault(HandleT("own", r, unversioned(mi.name)), len(gen.imported))
+    for me in exports:
+        for r in me.resources:
+            gen.defined.setdefault(HandleT("own", r, unversioned(me.name)), len(gen.defined))
     out = ["(component"]
     out += [_import_decl(gen, k, mi) for k, mi in enumerate(imports)]
     funcs = _export_funcs(gen, exports)  # before libc: the bodies lay out the static data
-    out.append(_libc_module(gen.data))
+    out.append(_libc_module(gen.data, len(gen.defined)))
     out += _libc_instance()
+    out += _resource_decls(gen, imports)
     out += _lowered_imports(gen, imports)
     out.append(_main_module(gen, funcs))
-    out.append(_main_instance(len(imports)))
-    out += _lifted_exports(exports)
+    out.append(_main_instance(len(imports), bool(gen.defined or gen.imported)))
+    out += _lifted_exports(gen, exports)
     out.append(")")
     return "\n".join(out) + "\n"
 
@@ -477,6 +695,9 @@ def _import_decl(gen: _Gen, k: int, mi: MockInterface) -> str:
     """A component import; its nominal types are declared and exported inside the instance type."""
     ids: dict[ValueType, str] = {}
     decl = [f"  (import {_q(mi.name)} (instance $imp{k}"]
+    for i, r in enumerate(mi.resources):
+        decl.append(f"    (export {_q(r)} (type $c{i} (sub resource)))")
+        ids[HandleT("own", r, unversioned(mi.name))] = f"$c{i}"
     for n, (tname, t) in enumerate(mi.named_types()):
         decl.append(f"    (type $d{n} {_wat_typedef(t, ids)})")
         decl.append(f"    (export {_q(tname)} (type $t{n} (eq $d{n})))")
@@ -495,7 +716,7 @@ def _export_funcs(gen: _Gen, exports: Sequence[MockInterface]) -> list[str]:
     for k, me in enumerate(exports):
         for j, f in enumerate(me.functions):
             params, results = func_core_signature(f.type, lift=True)
-            extra, body = gen.body(f"export {me.name}#{f.name}", f)
+            extra, body = gen.body(f"export {me.name}#{f.name}", f, unversioned(me.name))
             if me.name == LIFECYCLE and gen.ext.log_on_init is not None:
                 body = [*_log_call(gen, gen.ext.log_on_init), *body]
             funcs.append(f"    (func (export \"e{k}.{j}\"){_sig(params, results)}\n"
@@ -511,13 +732,23 @@ def _log_call(gen: _Gen, message: str) -> list[str]:
     return ["i32.const 2", f"i32.const {gen.data.bytes_(msg)}", f"i32.const {len(msg)}", f"call {log.core_id}"]
 
 
-def _libc_module(data: _Data) -> str:
+def _libc_module(data: _Data, n_resources: int = 0) -> str:
     """Memory, a bump allocator `realloc` and the static data; instantiated first so imports can be
-    lowered with its memory and realloc."""
+    lowered with its memory and realloc. Also, per resource the exports define, its counters (next rep,
+    live, dropped) and its destructor, which must exist before the resource type does."""
     heap = align_to(data.end, 16)
     pages = heap // 65536 + 1
+    counters = "".join(
+        f"""
+    (global $next{g} (export "next{g}") (mut i32) (i32.const 0))
+    (global $live{g} (export "live{g}") (mut i32) (i32.const 0))
+    (global $drops{g} (export "drops{g}") (mut i32) (i32.const 0))
+    (func (export "dtor{g}") (param i32)
+      (global.set $live{g} (i32.sub (global.get $live{g}) (i32.const 1)))
+      (global.set $drops{g} (i32.add (global.get $drops{g}) (i32.const 1))))"""
+        for g in range(n_resources))
     text = f"""  (core module $libc
-    (memory (export "memory") {pages})
+    (memory (export "memory") {pages}){counters}
     (global $bump (mut i32) (i32.const {heap}))
     (func (export "realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $new_size i32)
         (result i32)
@@ -551,6 +782,27 @@ def _libc_instance() -> list[str]:
             '  (alias core export $libc "realloc" (core func $realloc))']
 
 
+def _resource_decls(gen: _Gen, imports: Sequence[MockInterface]) -> list[str]:
+    """Resource types: those of the exports defined here (rep i32, libc's destructor), those of the
+    imports aliased; `resource.new/rep/drop` of the first and `resource.drop` of the second, as core
+    instance `res` of main."""
+    out: list[str] = []
+    names: list[str] = []
+    for g in gen.defined.values():
+        out.append(f'  (type $R{g} (resource (rep i32) (dtor (core func $libc "dtor{g}"))))')
+        for op in ("new", "rep", "drop"):
+            out.append(f"  (core func $r{op}{g} (canon resource.{op} $R{g}))")
+            names.append(f'(export "{op}{g}" (func $r{op}{g}))')
+    for h, k in gen.imported.items():
+        owner = next(i for i, mi in enumerate(imports) if unversioned(mi.name) == h.interface)
+        out.append(f"  (alias export $imp{owner} {_q(h.resource)} (type $I{k}))")
+        out.append(f"  (core func $ridrop{k} (canon resource.drop $I{k}))")
+        names.append(f'(export "idrop{k}" (func $ridrop{k}))')
+    if names:
+        out.append("  (core instance $cres " + " ".join(names) + ")")
+    return out
+
+
 def _lowered_imports(gen: _Gen, imports: Sequence[MockInterface]) -> list[str]:
     """Every imported function lowered with libc's memory and realloc, one core instance per import."""
     out: list[str] = []
@@ -572,21 +824,35 @@ def _main_module(gen: _Gen, funcs: list[str]) -> str:
     for imp in gen.imports.values():
         lp, lr = func_core_signature(imp.func.type, lift=False)
         main.append(f"    (import {_q(imp.module)} {_q(imp.func.name)} (func {imp.core_id}{_sig(lp, lr)}))")
+    for g in gen.defined.values():
+        main += [f'    (import "libc" "{c}{g}" (global ${c}{g} (mut i32)))' for c in ("next", "live", "drops")]
+        main += [f'    (import "res" "new{g}" (func $new{g} (param i32) (result i32)))',
+                 f'    (import "res" "rep{g}" (func $rep{g} (param i32) (result i32)))',
+                 f'    (import "res" "drop{g}" (func $drop{g} (param i32)))']
+    for k in gen.imported.values():
+        main.append(f'    (import "res" "idrop{k}" (func $idrop{k} (param i32)))')
     main.extend(funcs)
     return "\n".join(main) + ")"
 
 
-def _main_instance(n_imports: int) -> str:
+def _main_instance(n_imports: int, resources: bool = False) -> str:
     withs = ['(with "libc" (instance $libc))'] + [f'(with "imp{k}" (instance $cimp{k}))'
                                                   for k in range(n_imports)]
+    if resources:
+        withs.append('(with "res" (instance $cres))')
     return "  (core instance $main (instantiate $main " + " ".join(withs) + "))"
 
 
-def _lifted_exports(exports: Sequence[MockInterface]) -> list[str]:
+def _lifted_exports(gen: _Gen, exports: Sequence[MockInterface]) -> list[str]:
     """Exports lifted; nominal types defined at component level and exported with the instance."""
     out: list[str] = []
+    handles: dict[ValueType, str] = {h: f"$I{k}" for h, k in gen.imported.items()}
+    handles.update({h: f"$R{g}" for h, g in gen.defined.items()})
     for k, me in enumerate(exports):
-        ids: dict[ValueType, str] = {}
+        ids: dict[ValueType, str] = dict(handles)
+        if me.resources:
+            out += _resource_interface(gen, k, me, ids)
+            continue
         inst = []
         for n, (tname, t) in enumerate(me.named_types()):
             out.append(f"  (type $x{k}_{n} {_wat_typedef(t, ids)})")
@@ -599,6 +865,54 @@ def _lifted_exports(exports: Sequence[MockInterface]) -> list[str]:
             inst.append(f"(export {_q(f.name)} (func $e{k}_{j}))")
         out.append(f"  (instance $exp{k} " + " ".join(inst) + ")")
         out.append(f"  (export {_q(me.name)} (instance $exp{k}))")
+    return out
+
+
+def _resource_interface(gen: _Gen, k: int, me: MockInterface, ids: dict[ValueType, str]) -> list[str]:
+    """An exported interface that defines resources: its functions lifted, then an inner component
+    that imports them with the resource types and exports them again, typed against the exported
+    resources (a function of an exported instance must name its resources there)."""
+    out: list[str] = []
+    here = unversioned(me.name)
+    named = me.named_types()
+    for n, (_, t) in enumerate(named):
+        out.append(f"  (type $x{k}_{n} {_wat_typedef(t, ids)})")
+        ids[t] = f"$x{k}_{n}"
+    for j, f in enumerate(me.functions):
+        out.append(f'  (alias core export $main "e{k}.{j}" (core func $ce{k}_{j}))')
+        out.append(f"  (func $e{k}_{j} {_wat_functype(f, ids)} (canon lift (core func $ce{k}_{j}) {_OPTS}))")
+    mine = {HandleT("own", r, here) for r in me.resources}
+    for f in me.functions:
+        for t in (*(p for _, p in f.params), *([] if f.result is None else [f.result])):
+            mine |= {_rkey(h) for h in _handles_in(t)}
+    used = [h for h in ids if isinstance(h, HandleT) and h in mine]
+    inner = [f"  (component $C{k}"]
+    inside: dict[ValueType, str] = {}
+    withs: list[str] = []
+    for i, h in enumerate(used):
+        inner.append(f'    (import "r{i}" (type $ri{i} (sub resource)))')
+        inside[h] = f"$ri{i}"
+        withs.append(f'(with "r{i}" (type {ids[h]}))')
+    for n, (_, t) in enumerate(named):
+        inner.append(f"    (type $a{n} {_wat_typedef(t, inside)})")
+        inside[t] = f"$a{n}"
+    for j, f in enumerate(me.functions):
+        inner.append(f'    (import "f{j}" (func $f{j} {_wat_functype(f, inside)}))')
+        withs.append(f'(with "f{j}" (func $e{k}_{j}))')
+    exported: dict[ValueType, str] = dict(inside)
+    for i, h in enumerate(used):
+        if h.interface == here:
+            inner.append(f"    (export $re{i} {_q(h.resource)} (type $ri{i}))")
+            exported[h] = f"$re{i}"
+    for n, (tname, t) in enumerate(named):
+        inner.append(f"    (type $b{n} {_wat_typedef(t, exported)})")
+        inner.append(f"    (export $be{n} {_q(tname)} (type $b{n}))")
+        exported[t] = f"$be{n}"
+    for j, f in enumerate(me.functions):
+        inner.append(f"    (export {_q(f.name)} (func $f{j}) (func {_wat_functype(f, exported)}))")
+    out.append("\n".join(inner) + ")")
+    out.append(f"  (instance $exp{k} (instantiate $C{k} " + " ".join(withs) + "))")
+    out.append(f"  (export {_q(me.name)} (instance $exp{k}))")
     return out
 
 
