@@ -193,6 +193,26 @@ def test_every_limit_accepts_its_bounds_and_none() -> None:
             HostConfig.from_kwargs({name: value})
 
 
+def test_each_limit_is_declared_once_and_the_manifest_overrides_the_host() -> None:
+    """`Limits` holds the one field per `LIMITS` entry; the host's options and the runtime's limits are
+    those same fields, so a new limit cannot be accepted by one and dropped by another."""
+    from dataclasses import fields
+
+    from harness.model._hostconfig import HostConfig, RuntimeLimits
+    from harness.model._records import Limits
+
+    names = [f.name for f in fields(Limits)]
+    assert names == list(LIMITS)
+    assert [f.name for f in fields(RuntimeLimits)] == names
+    assert {f.name for f in fields(HostConfig)} >= set(names)
+    assert {n: getattr(HostConfig(), n) for n in names} == {**dict.fromkeys(names), "timeout_ms": 30_000}
+    host = HostConfig(timeout_ms=None, fuel=9, memory_mb=8, tables=3)
+    got = RuntimeLimits.of(host, Limits(fuel=5, memories=2))
+    assert {n: getattr(got, n) for n in names} == {"timeout_ms": None, "fuel": 5, "memory_mb": 8, "memories": 2,
+                                                    "instances": None, "tables": 3, "table_elements": None}
+    assert got.effective("instances") == LIMITS["instances"].default
+
+
 @pytest.mark.parametrize(("text", "fragment"), [
     ("memory_mb = 17592186044416", "over its maximum 65536 (MiB per linear memory)"),
     ("memories = 0", "must be a positive integer"),

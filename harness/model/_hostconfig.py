@@ -52,20 +52,17 @@ _HOST_RANGES = {"restart_budget": (0, 1_000_000), "tick_ms": (1, 10_000), "max_f
 
 
 @dataclass(frozen=True)
-class HostConfig:
-    """Everything `Host.load(**config)` accepts."""
+class HostConfig(Limits):
+    """Everything `Host.load(**config)` accepts.
 
+    The per-extension limits (`timeout_ms`, `fuel`, `memory_mb`, ...) are the fields of `Limits`,
+    declared once for the host, the manifest's `[limits]` and `RuntimeLimits`: on the host, None for
+    a Store limit means its default in `LIMITS`, None for `timeout_ms` or `fuel` means no limit."""
+
+    timeout_ms: int | None = LIMITS["timeout_ms"].default  # the host sets a timeout unless told None
     cache_dir: str | None = None
     use_cache: bool = True
     max_file_size: int = 64 * 1024 * 1024
-    timeout_ms: int | None = 30_000
-    fuel: int | None = None
-    memory_mb: int | None = None
-    """MiB per linear memory; None: the default (LIMITS["memory_mb"], 256). Likewise below."""
-    memories: int | None = None
-    instances: int | None = None
-    tables: int | None = None
-    table_elements: int | None = None
     memory64: bool = False
     """Let components use 64-bit memories (an Engine setting, so for every extension of the host)."""
     restart_budget: int = 3
@@ -141,27 +138,20 @@ class HostConfig:
 
 
 @dataclass(frozen=True)
-class RuntimeLimits:
-    """Limits in force for one extension (host defaults overridden by its manifest).
+class RuntimeLimits(Limits):
+    """Limits in force for one extension (host defaults overridden by its manifest); the fields are `Limits`'.
 
     None for a Store limit means "not set by the host or the manifest": the safe default of
     `LIMITS` applies (there is no unlimited). Kept apart from an explicit value because a
     trap under an explicit memory limit is reported as `memory-limit` (see `classify_error`).
+    None for `timeout_ms` or `fuel`: no limit (the host was told None and the manifest sets none).
     """
-
-    timeout_ms: int | None = 30_000
-    fuel: int | None = None
-    memory_mb: int | None = None
-    memories: int | None = None
-    instances: int | None = None
-    tables: int | None = None
-    table_elements: int | None = None
 
     @classmethod
     def of(cls, config: HostConfig, manifest: Limits) -> RuntimeLimits:
         """The limits of an extension: the host's options, each replaced by the manifest's if set."""
-        host = cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
-        return replace(host, **{f.name: v for f in fields(cls) if (v := getattr(manifest, f.name)) is not None})
+        host = cls(**{f.name: getattr(config, f.name) for f in fields(Limits)})
+        return replace(host, **{f.name: v for f in fields(Limits) if (v := getattr(manifest, f.name)) is not None})
 
     def effective(self, name: str) -> int:
         """The value a Store gets for `name` (one of `memory_mb`, `memories`, `instances`, ...)."""

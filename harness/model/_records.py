@@ -60,7 +60,8 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-extension limits; None means the host's default."""
+    """Per-extension limits, one field per entry of `_hostconfig.LIMITS`: the manifest's `[limits]`
+    (None: the host's value), and the base of `HostConfig` and `RuntimeLimits`, so each is declared once."""
 
     timeout_ms: int | None = None
     fuel: int | None = None
