@@ -480,6 +480,8 @@ def _walk(t: ValueType | None, v: Any, f: Callable[[HandleT, Any], Any]) -> Any:
         types = dict(t.fields)
         return {k: _walk(types.get(k), x, f) for k, x in v.items()}
     if isinstance(t, OptionT):
+        if isinstance(t.payload, OptionT) and isinstance(v, dict) and v.keys() == {"some"}:
+            return {"some": _walk(t.payload, v["some"], f)}  # the mapping's some(x) of a nested option
         return _walk(t.payload, v, f)
     if isinstance(t, ResultT) and isinstance(v, dict) and len(v) == 1:
         [(k, x)] = v.items()

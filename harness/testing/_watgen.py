@@ -263,6 +263,37 @@ class _Data:
         raise UsageError(f"Const cannot hold a {type(t).__name__}")
 
 
+def _mapped(t: ValueType, value: Any, subject: str) -> Any:
+    """`value` as the mapping's Python value of `t` (docs/values.md), the JSON forms read and every
+    part checked; the older wasmtime-py forms (`Variant` objects, `(tag, payload)` tuples) are
+    passed on as given, so what does not fit either is refused with the mapping's words."""
+    from ..runtime._values import ValueMisfit, explain, lowerer, to_python
+
+    try:
+        return to_python(value, t)
+    except BadArgumentsError as e:
+        try:
+            lowerer(t)  # only types the mapping cannot convert (handles, futures) get here twice
+        except ValueMisfit:  # pragma: no cover - building a lowerer does not check a value
+            pass
+        misfit = e.message
+    if _legacy(value):
+        return value
+    raise UsageError(f"{subject} is not a value of the result type {render(t)}: {misfit}")
+
+
+def _legacy(v: Any) -> bool:
+    """Whether `v` holds a value only wasmtime-py's representation uses (a `Variant`-like object
+    with a tag, a `(tag, payload)` tuple, an object with attributes for a record)."""
+    if hasattr(v, "tag") or (isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str)):
+        return True
+    if isinstance(v, Mapping):
+        return any(_legacy(x) for x in v.values())
+    if isinstance(v, list | tuple):
+        return any(_legacy(x) for x in v)
+    return not isinstance(v, str | bytes | int | float | bool | set | frozenset) and v is not None
+
+
 def _field(v: Any, name: str) -> Any:
     if isinstance(v, Mapping):
         if name in v:
@@ -284,7 +315,13 @@ def _case(t: VariantT | EnumT | OptionT | ResultT, v: Any) -> tuple[int, Any]:
     """(case index, payload) for a Python value of a variant-like type."""
     names = [n for n, _ in cases_of(t)]
     tag: Any
-    if hasattr(v, "tag"):
+    if isinstance(v, Mapping) and isinstance(t, ResultT) and len(v) == 1 and set(v) <= {"ok", "err"}:
+        ((tag, payload),) = v.items()  # the mapping: {"ok": v} / {"err": e}
+    elif isinstance(v, Mapping) and isinstance(t, VariantT) and "tag" in v:
+        tag, payload = v["tag"], v.get("value")  # the mapping: {"tag": case, "value": v}
+    elif isinstance(v, Mapping) and isinstance(t, OptionT) and isinstance(t.payload, OptionT) and set(v) == {"some"}:
+        tag, payload = "some", v["some"]  # the mapping of a nested option: {"some": v}
+    elif hasattr(v, "tag"):
         tag, payload = v.tag, getattr(v, "payload", None)
     elif isinstance(t, EnumT) or (isinstance(t, VariantT) and isinstance(v, str)):
         tag, payload = v, None
@@ -293,7 +330,8 @@ def _case(t: VariantT | EnumT | OptionT | ResultT, v: Any) -> tuple[int, Any]:
     elif isinstance(v, tuple) and len(v) == 2:
         tag, payload = v
     else:
-        raise UsageError(f"cannot tell the case of {v!r}; use Variant(tag, payload)")
+        raise UsageError(f"cannot tell the case of {v!r}; write it as docs/values.md does "
+                         '({"ok": v}, {"tag": case, "value": v}, ...)')
     if tag not in names:
         raise UsageError(f"no case {tag!r} in {names}")
     return names.index(tag), payload
@@ -493,6 +531,7 @@ class _Gen:
     def const(self, owner: str, f: MockFunction, value: Any) -> list[str]:
         if f.result is None:
             return []
+        value = _mapped(f.result, value, f"extension {self.ext.name!r}: {owner}: Const({value!r})")
         try:
             if len(flatten(f.result)) == 1:
                 return [_const(c, bits) for c, bits in self.data.lower_flat(f.result, value)]
@@ -893,9 +932,11 @@ def _resource_interface(gen: _Gen, k: int, me: MockInterface, ids: dict[ValueTyp
         inner.append(f'    (import "r{i}" (type $ri{i} (sub resource)))')
         inside[h] = f"$ri{i}"
         withs.append(f'(with "r{i}" (type {ids[h]}))')
-    for n, (_, t) in enumerate(named):
-        inner.append(f"    (type $a{n} {_wat_typedef(t, inside)})")
+    for n, (_, t) in enumerate(named):  # imported as well: an import may only name imported types
+        inner.append(f"    (type $d{n} {_wat_typedef(t, inside)})")
+        inner.append(f'    (import "t{n}" (type $a{n} (eq $d{n})))')
         inside[t] = f"$a{n}"
+        withs.append(f'(with "t{n}" (type $x{k}_{n}))')
     for j, f in enumerate(me.functions):
         inner.append(f'    (import "f{j}" (func $f{j} {_wat_functype(f, inside)}))')
         withs.append(f'(with "f{j}" (func $e{k}_{j}))')
