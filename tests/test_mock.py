@@ -246,6 +246,42 @@ def test_const_scalars_and_memory_values() -> None:
     assert run.call(LIB, "v") == 1.5
 
 
+def test_const_takes_the_value_mapping_and_the_host_returns_it_unchanged(tmp_path: Path) -> None:
+    """A Const is written as `host.call` returns it (docs/values.md), so a mock's answer can be
+    compared with the literal it was declared with; JSON forms are read too."""
+    from harness import Host
+
+    point = record(("x-y", U32), label=STRING)
+    shape = variant("none", ("circle", F64), square=U32)
+    consts: list[tuple[str, ValueType, Any, Any]] = [
+        ("r-ok", result(STRING, STRING), ok("done"), {"ok": "done"}),
+        ("r-err", result(U32, STRING), err("nope"), {"err": "nope"}),
+        ("r-unit", result(None, STRING), ok(), {"ok": None}),
+        ("v-case", shape, {"tag": "circle", "value": 1.5}, {"tag": "circle", "value": 1.5}),
+        ("v-bare", shape, "none", {"tag": "none", "value": None}),
+        ("v-u32", shape, {"tag": "square", "value": 4}, {"tag": "square", "value": 4}),
+        ("oo-some-none", option(option(U32)), {"some": None}, {"some": None}),
+        ("oo-some", option(option(U32)), {"some": 3}, {"some": 3}),
+        ("fl", flags("a", "b", "c"), ["c", "a"], frozenset({"a", "c"})),
+        ("inf", F64, "-inf", float("-inf")),
+        ("bytes", list_of(U8), {"base64": "AQI="}, b"\x01\x02"),
+        ("rec", point, {"x-y": 7, "label": "p"}, {"x-y": 7, "label": "p"}),
+        ("tup", tuple_of(U32, STRING), [1, "a"], (1, "a")),
+    ]
+    m = ext("mapped", exports=[iface(LIB, *(fn(name, [], t, Const(value)) for name, t, value, _ in consts))])
+    write_extension(m, tmp_path)
+    with Host.load(tmp_path, use_cache=False) as host:
+        assert not host.errors, host.errors
+        assert {name: host.call("mapped", f"{LIB}#{name}") for name, *_ in consts} == \
+            {name: want for name, _, _, want in consts}
+
+
+def test_a_const_that_fits_no_mapping_names_the_place() -> None:
+    with pytest.raises(UsageError, match=r"Const\(\{'x-y': 'seven'\}\) is not a value of the result type "
+                                         r"record \{.*value\.x-y: expected integer"):
+        to_wat(ext("bad", exports=[iface(LIB, fn("r", [], record(("x-y", U32)), Const({"x-y": "seven"})))]))
+
+
 def test_const_of_the_wrong_shape_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="Const"):
         to_wat(ext("bad", exports=[iface(LIB, fn("e", [], enum("x"), Const("nope")))]))

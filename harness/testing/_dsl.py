@@ -99,15 +99,14 @@ def flags(*names: str) -> FlagsT:
     return FlagsT(tuple(names))
 
 
-def ok(value: Any = None) -> Any:
-    """A `result` value for Const, in wasmtime-py's representation."""
-    from wasmtime.component import Variant
-    return Variant("ok", value)
+def ok(value: Any = None) -> dict[str, Any]:
+    """The `ok` case of a `result` in the value mapping (docs/values.md): `{"ok": value}`."""
+    return {"ok": value}
 
 
-def err(value: Any = None) -> Any:
-    from wasmtime.component import Variant
-    return Variant("err", value)
+def err(value: Any = None) -> dict[str, Any]:
+    """The `err` case of a `result` in the value mapping: `{"err": value}`."""
+    return {"err": value}
 
 
 def _own_handles(t: ValueType, interface: str, found: list[str]) -> ValueType:
@@ -142,11 +141,11 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class Const(Behaviour):
-    """Return a constant, given in wasmtime-py's value representation.
-
-    Records are dicts (or objects with attributes), variants and results
-    `Variant(tag, payload)` (see `ok`/`err`), enums str, flags a set of str,
-    options None or the payload, lists lists (or bytes for list<u8>).
+    """Return a constant, written as `host.call` returns it (docs/values.md): records dicts,
+    results `{"ok": v}`/`{"err": e}` (`ok`/`err`), variants `{"tag": case, "value": v}` (or the
+    bare case name), enums str, flags a set of str, options None or the value (`{"some": v}` when
+    nested), lists lists, `list<u8>` bytes; the JSON forms are read too. The older wasmtime-py
+    forms (`Variant(tag, payload)`, a `(tag, payload)` tuple) still work.
     """
 
     value: Any = field(default=None, hash=False)

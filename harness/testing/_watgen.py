@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..model._errors import UsageError
+from ..model._errors import BadArgumentsError, UsageError
 from ..model._witypes import (
     EnumT,
     FlagsT,
@@ -52,6 +52,7 @@ from ..runtime._abi import (
     func_core_signature,
     size,
 )
+from ..runtime._values import to_python
 from ._dsl import (
     LIFECYCLE,
     LOG,
@@ -267,19 +268,12 @@ def _mapped(t: ValueType, value: Any, subject: str) -> Any:
     """`value` as the mapping's Python value of `t` (docs/values.md), the JSON forms read and every
     part checked; the older wasmtime-py forms (`Variant` objects, `(tag, payload)` tuples) are
     passed on as given, so what does not fit either is refused with the mapping's words."""
-    from ..runtime._values import ValueMisfit, explain, lowerer, to_python
-
     try:
         return to_python(value, t)
     except BadArgumentsError as e:
-        try:
-            lowerer(t)  # only types the mapping cannot convert (handles, futures) get here twice
-        except ValueMisfit:  # pragma: no cover - building a lowerer does not check a value
-            pass
-        misfit = e.message
-    if _legacy(value):
-        return value
-    raise UsageError(f"{subject} is not a value of the result type {render(t)}: {misfit}")
+        if _legacy(value):
+            return value
+        raise UsageError(f"{subject} is not a value of the result type {render(t)}: {e.message}") from None
 
 
 def _legacy(v: Any) -> bool:
