@@ -228,7 +228,7 @@ def test_follow_symlinks_off_skips_links_while_scanning(tmp_path: Path) -> None:
     (scan / "adder").symlink_to(real)
     (scan / "loop.wasm").symlink_to("loop.wasm")
     assert discover([scan]).names == ("adder",)
-    off = discover([scan], DiscoveryConfig(follow_symlinks=False))
+    off = discover([scan], config=DiscoveryConfig(follow_symlinks=False))
     assert off.candidates == () and off.diagnostics == ()
 
 
@@ -237,7 +237,7 @@ def test_file_too_large(tmp_path: Path) -> None:
     bare = ext(tmp_path / "loose", None, loose__wasm=b"x" * 101)
     huge_manifest = ext(tmp_path / "hm", "# " + "x" * 200, hm__wasm=WASM)
     small = ext(tmp_path / "small", "", small__wasm=b"x" * 100)
-    result = discover([big, bare / "loose.wasm", huge_manifest, small], DiscoveryConfig(max_file_size=100))
+    result = discover([big, bare / "loose.wasm", huge_manifest, small], config=DiscoveryConfig(max_file_size=100))
     assert result.names == ("small",)
     assert codes(result) == [("file-too-large", "big"), ("file-too-large", "hm"), ("file-too-large", "loose")]
     d = result.diagnostics[0]
@@ -249,7 +249,7 @@ def test_huge_file_is_never_read(tmp_path: Path) -> None:
     root = ext(tmp_path / "big", "", big__wasm=b"x" * 10)
     with mock.patch.object(Path, "read_bytes", side_effect=AssertionError("read")), \
          mock.patch("builtins.open", side_effect=AssertionError("open")):
-        result = discover([root / "big.wasm"], DiscoveryConfig(max_file_size=5))
+        result = discover([root / "big.wasm"], config=DiscoveryConfig(max_file_size=5))
     assert codes(result) == [("file-too-large", "big")]
 
 
@@ -355,7 +355,7 @@ def test_rejected_extensions_with_a_safe_component_are_listed_as_failed(tmp_path
     (escape / "escape.wasm").symlink_to(outside)
     ext(tmp_path / "abs", f'component = "{outside}"\nversion = 1')
     ext(tmp_path / "big", "name = ", big__wasm=b"x" * 101)
-    result = discover([tmp_path], DiscoveryConfig(max_file_size=100))
+    result = discover([tmp_path], config=DiscoveryConfig(max_file_size=100))
     assert result.candidates == ()
     failed = [(c.name, c.component_path.relative_to(tmp_path).as_posix()) for c in result.failed]
     assert failed == [("9lives", "invalid/invalid.wasm"), ("badtoml", "badtoml/badtoml.wasm"),
@@ -364,7 +364,7 @@ def test_rejected_extensions_with_a_safe_component_are_listed_as_failed(tmp_path
     assert all(c.manifest.capabilities == c.manifest.capabilities.__class__() for c in result.failed)
     assert {d.extension for d in result.diagnostics if d.is_error} == {
         "9lives", "abs", "badtoml", "big", "escape", "renamed", "twin", "wit"}
-    assert len(result.diagnostics) == len(discover([tmp_path], DiscoveryConfig(max_file_size=100)).diagnostics)
+    assert len(result.diagnostics) == len(discover([tmp_path], config=DiscoveryConfig(max_file_size=100)).diagnostics)
 
 
 # ------------------------------------------------------------------ hostile manifests (issue 9, finding 10)
@@ -513,4 +513,4 @@ def test_manifests_have_a_cap_of_their_own(tmp_path: Path) -> None:
     assert result.names == ("fine",)
     [d] = result.diagnostics
     assert (d.code, d.extension, d.details["limit"]) == ("file-too-large", "big", 1024 * 1024)
-    assert discover([tmp_path], DiscoveryConfig(max_manifest_size=2 * 1024 * 1024)).names == ("big", "fine")
+    assert discover([tmp_path], config=DiscoveryConfig(max_manifest_size=2 * 1024 * 1024)).names == ("big", "fine")

@@ -261,6 +261,19 @@ def test_inspect_refuses_what_is_not_a_path(bad: object) -> None:
         harness.inspect(bad)  # type: ignore[arg-type]
 
 
+def test_discover_takes_paths_like_inspect(two: tuple[Path, Path, str]) -> None:
+    """Before: `discover("folder")` iterated the characters of the string, and a Path raised TypeError."""
+    calc, twice, _ = two
+    assert harness.discover(str(calc)).names == ("calc",)
+    assert harness.discover(calc).names == ("calc",)
+    spread = harness.discover(calc, str(twice))
+    assert spread.names == ("calc", "twice") and spread.diagnostics == ()
+    assert harness.discover([calc, twice]) == harness.discover((str(calc), twice)) == spread
+    assert harness.discover(str(HOST / "nowhere")).diagnostics[0].code == "not-found"
+    with pytest.raises(harness.UsageError, match=r"paths must be str or pathlib\.Path"):
+        harness.discover(b"calc.wat")  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------ docs name only public modules
 
 PRIVATE = re.compile(r"harness(?:\.[a-z_]+)*\._[a-z]\w*|harness/(?:[a-z_]+/)*_[a-z]\w*(?:\.py)?")

@@ -69,7 +69,7 @@ def _extension_names(paths: Sequence[str], *, loadable_only: bool = False) -> fr
     with `loadable_only`, without those discovery already rejected (e.g. duplicate names)."""
     from ..pipeline._discovery import discover
 
-    found = discover(paths)
+    found = discover(*paths)
     return frozenset(c.name for c in (*found.candidates, *(() if loadable_only else found.failed)))
 
 

@@ -31,12 +31,13 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from ..model._diagnostics import Diagnostic
+from ..model._errors import UsageError
 from ..model._records import Candidate, Manifest
 from ._manifest import MANIFEST_NAME, manifest_identity, parse_manifest
 
@@ -342,11 +343,27 @@ class _Run:
         return True
 
 
-def discover(paths: Iterable[str | Path], config: DiscoveryConfig = DiscoveryConfig()) -> Discovery:
-    """Find every extension under `paths`; see the module docstring for the rules."""
+PathArg = str | os.PathLike[str]
+
+
+def paths_of(given: tuple[PathArg | list[PathArg] | tuple[PathArg, ...], ...]) -> list[Path]:
+    """The paths given as `f(a, b)`, as `Host.load` takes them; one list or tuple (`f([a, b])`, the
+    old form) is still read as the paths it holds. A string is one path, never its characters;
+    anything else (bytes, a number) is a `UsageError`."""
+    items: Sequence[object] = given[0] if len(given) == 1 and isinstance(given[0], (list, tuple)) else given
+    for p in items:
+        if not isinstance(p, (str, os.PathLike)) or isinstance(os.fspath(p), bytes):
+            raise UsageError(f"paths must be str or pathlib.Path, got {type(p).__name__}: {p!r}")
+    return [Path(p) for p in items]  # type: ignore[arg-type]  # checked just above
+
+
+def discover(*paths: PathArg | list[PathArg] | tuple[PathArg, ...],
+             config: DiscoveryConfig = DiscoveryConfig()) -> Discovery:
+    """Find every extension under `paths` (given one by one like `Host.load`'s, or as one list);
+    see the module docstring for the rules."""
     run = _Run(config)
     resolved_inputs: dict[Path, Path] = {}
-    for raw in {Path(os.path.abspath(p)) for p in paths}:
+    for raw in {Path(os.path.abspath(p)) for p in paths_of(paths)}:
         if not os.path.lexists(raw):
             run.report("not-found", f"{raw} does not exist", subject=str(raw), path=str(raw))
             continue

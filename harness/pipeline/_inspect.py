@@ -11,20 +11,18 @@ An extension that failed analysis has no known exports; its dependents get
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..model._diagnostics import Diagnostic, sort_diagnostics
-from ..model._errors import UsageError
 from ..model._hostconfig import default_store_limits
 from ..model._names import InterfaceName
 from ..model._records import Analysed, Candidate, Endpoint, Link, Resolution
 from ._analysis import AnalysisConfig, analyse_all
 from ._cache import CompileCache
-from ._discovery import DiscoveryConfig, discover
+from ._discovery import DiscoveryConfig, PathArg, discover
 from ._engine import EngineConfig, shared_engine
 from ._resolve import resolve
 from ._sandbox import CapabilityDeniedError, plan_preopens, protected_files
@@ -65,19 +63,6 @@ class Inspection:
         return next((a for a in self.analysed if a.name == name), None)
 
 
-PathArg = str | os.PathLike[str]
-
-
-def _paths_of(given: tuple[PathArg | list[PathArg] | tuple[PathArg, ...], ...]) -> list[Path]:
-    """`inspect(a, b)`, as `Host.load` takes them; one list or tuple (`inspect([a, b])`, the old
-    form) is still read as the paths it holds. A string is one path, never its characters."""
-    items: Sequence[object] = given[0] if len(given) == 1 and isinstance(given[0], (list, tuple)) else given
-    for p in items:
-        if not isinstance(p, (str, os.PathLike)) or isinstance(os.fspath(p), bytes):
-            raise UsageError(f"paths must be str or pathlib.Path, got {type(p).__name__}: {p!r}")
-    return [Path(p) for p in items]  # type: ignore[arg-type]  # checked just above
-
-
 def inspect(*paths: PathArg | list[PathArg] | tuple[PathArg, ...], cache_dir: str | Path | None = None,
             use_cache: bool = True, max_file_size: int = 64 * 1024 * 1024, consume_fuel: bool | None = None,
             memory64: bool = False, engine_config: EngineConfig | None = None,
@@ -104,7 +89,7 @@ def inspect(*paths: PathArg | list[PathArg] | tuple[PathArg, ...], cache_dir: st
     preopens are checked as the host will check them (`_sandbox.plan_preopens`,
     with `grant_outside_folder` as given to `Host.load`).
     """
-    found = discover(_paths_of(paths), DiscoveryConfig(max_file_size=max_file_size))
+    found = discover(*paths, config=DiscoveryConfig(max_file_size=max_file_size))
     ecfg = engine_config or EngineConfig(consume_fuel=bool(consume_fuel) or _wants_fuel(found.candidates),
                                          memory64=memory64)
     cache = CompileCache(Path(cache_dir)) if cache_dir is not None else CompileCache()
