@@ -269,6 +269,24 @@ def test_call_no_such_function(capsys: pytest.CaptureFixture[str]) -> None:
     error = json.loads(out)["error"]
     assert code == 1 and error["code"] == "no-such-function" and "did you mean cli_values" in error["message"]
     assert set(error) >= {"code", "message", "extension", "function", "chain", "frames", "hint", "cause"}
+    # --json tells how the arguments were read as text mode does (before: text mode only)
+    assert json.loads(out)["notes"] == [f"taken as paths: {VALUES!r} (name paths explicitly with -p/--path)"]
+
+
+def test_an_argument_that_is_not_json_is_said_to_be_taken_as_a_string(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = call(capsys, "--json", "point-sum", '{"x": 3')
+    doc = json.loads(out)
+    assert code == 1 and doc["error"]["code"] == "bad-arguments" and doc["error"]["details"] == {"path": "args[0]"}
+    assert doc["notes"] == ["""taken as a string: args[0] '{"x": 3' is not valid JSON (Expecting ',' delimiter """
+                            "at column 8); write the argument as JSON (quote it for the shell)"]
+    code, out, err = call(capsys, "add", "1", "one\x1b[2J")
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1] == ("  note: taken as a string: args[1] 'one\\x1b[2J' is not valid JSON (Expecting "
+                                    "value at column 1); write the argument as JSON (quote it for the shell)")
+    code, out, err = call(capsys, "add", "1", '"x"')  # valid JSON of the wrong type: no such note
+    assert code == 1 and "note:" not in err
+    code, out, _ = call(capsys, "--json", "add", "1", '"x"')
+    assert "notes" not in json.loads(out)
 
 
 def test_call_into_an_extension_that_failed_to_load(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,13 +5,15 @@ as positionals; the paths are the leading arguments that exist on disk (the name
 are always left over). For `call`, the paths also end at the first argument that names an
 extension found under the paths before it, so `call . shout-js ...` works where `shout-js` is
 also a subfolder. `-p/--path` names paths explicitly, and then no positional is a path
-(for the rare case the rule gets wrong). Errors say which arguments were taken as paths.
+(for the rare case the rule gets wrong). Errors say which arguments were taken as paths, and
+which argument was taken as a string because it is not valid JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 from ..model._witypes import EnumT, Prim, ValueType
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "leading_paths", "missing_path_message", "parse_call_arg",
-           "split_call_positionals", "split_run_positionals", "taken_as_paths"]
+           "split_call_positionals", "split_run_positionals", "taken_as_paths", "taken_as_string"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -79,6 +81,25 @@ def taken_as_paths(paths: Sequence[str]) -> str:
     """The note every path-related `call` error carries: which arguments were read as paths."""
     shown = ", ".join(repr(p) for p in paths) if paths else "none"
     return f"taken as paths: {shown} (name paths explicitly with -p/--path)"
+
+
+def taken_as_string(raw: Sequence[str], path: object) -> str | None:
+    """The note for a `bad-arguments` error at `path` (`args[i]...`) when argument i is not valid
+    JSON and so was passed as a string (`parse_call_arg`); None when that is not why."""
+    m = re.match(r"args\[(\d+)\]", path) if isinstance(path, str) else None
+    if m is None or int(m.group(1)) >= len(raw):
+        return None
+    i = int(m.group(1))
+    try:
+        json.loads(raw[i])
+    except json.JSONDecodeError as e:
+        where = f"line {e.lineno} column {e.colno}" if e.lineno > 1 else f"column {e.colno}"
+        shown = raw[i] if len(raw[i]) <= 40 else raw[i][:40] + "..."
+        return (f"taken as a string: args[{i}] {shown!r} is not valid JSON ({e.msg} at {where}); "
+                "write the argument as JSON (quote it for the shell)")
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def _exists(path: str) -> bool:

@@ -20,6 +20,7 @@ from ._args import (
     split_call_positionals,
     split_run_positionals,
     taken_as_paths,
+    taken_as_string,
 )
 from ._render import diagnostic_lines, print_call_error, print_json
 
@@ -80,11 +81,12 @@ def cmd_call(args: argparse.Namespace) -> int:
     try:
         value = _do_call(paths, extension, function, raw, args, timeout)
     except CallError as e:
-        code = print_call_error(e, args.json, extension=extension, function=function)
-        if (not args.json and isinstance(e, NoSuchFunctionError)
-                and extension not in _extension_names(paths, loadable_only=True)):
-            print(f"  note: {printable(taken_as_paths(paths), one_line=True)}", file=sys.stderr)
-        return code
+        remarks = []
+        if isinstance(e, NoSuchFunctionError) and extension not in _extension_names(paths, loadable_only=True):
+            remarks.append(taken_as_paths(paths))
+        if isinstance(e, BadArgumentsError) and (note := taken_as_string(raw, e.details.get("path"))):
+            remarks.append(note)
+        return print_call_error(e, args.json, extension=extension, function=function, remarks=remarks)
     except HarnessError as e:  # a usage problem found by the host (e.g. bad option values)
         raise _Usage(str(e)) from e
     print_json({"value": value} if args.json else value)

@@ -173,13 +173,16 @@ def print_usage_error(command: str, message: str) -> int:
 
 
 def print_call_error(e: CallError, as_json: bool, *, extension: str | None = None, function: str | None = None,
-                     notes: Sequence[Diagnostic] | None = None, indent: int | None = None) -> int:
+                     notes: Sequence[Diagnostic] | None = None, remarks: Sequence[str] = (),
+                     indent: int | None = None) -> int:
     """A failed call or command: the `{"error": ...}` envelope on stdout with `--json`, else
     `call_error_lines` on stderr; exit code 1.
 
     `extension` and `function` are what the user asked for: they stand in for the error's own
     when it does not know them (the error itself is left as raised). `notes` are diagnostics
-    that explain the failure (`run`): a `diagnostics` list in JSON, `note:` lines in text."""
+    that explain the failure (`run`): a `diagnostics` list in JSON, `note:` lines in text.
+    `remarks` say how the CLI read its arguments (`taken as paths: ...`): a `notes` list of
+    strings in JSON, `note:` lines in text, so both modes tell the same."""
     if as_json:
         error = e.to_json()
         if error.get("extension") is None:
@@ -189,10 +192,13 @@ def print_call_error(e: CallError, as_json: bool, *, extension: str | None = Non
         doc: dict[str, Any] = {"error": error}
         if notes is not None:
             doc["diagnostics"] = [d.to_json() for d in notes]
+        if remarks:
+            doc["notes"] = list(remarks)
         print_json(doc, indent)
     else:
         lines = call_error_lines(e)
         for d in notes or ():
             lines += ["  note: " + ln.lstrip() for ln in diagnostic_lines(d)[:1]]
+        lines += [f"  note: {printable(r, one_line=True)}" for r in remarks]
         print("\n".join(lines), file=sys.stderr)
     return EXIT_FAILED
