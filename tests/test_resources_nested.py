@@ -13,6 +13,7 @@ import pytest
 from harness.runtime._handles import Handle
 from harness.runtime._host import Host
 from harness.testing import (
+    BOOL,
     STRING,
     U32,
     Dropped,
@@ -49,6 +50,8 @@ def _types(interface: str) -> dict[str, Any]:
         "opt": option(o),
         "optopt": option(option(o)),
         "res": result(o, STRING),
+        "optres": option(result(o, BOOL)),  # untagged: None, a resource or a bool
+        "optboth": option(result(o, o)),  # the option untagged, its payload a tagged Variant
         "var": variant(("a", o), ("b", U32)),
         "tup": tuple_of(o, U32, o),
         "deep": list_of(record(h=o, tags=list_of(result(o, U32)))),
@@ -86,6 +89,8 @@ def _value(shape: str, mk: Callable[[], Handle]) -> Any:
         "opt": mk,
         "optopt": lambda: {"some": mk()},
         "res": lambda: {"ok": mk()},
+        "optres": lambda: {"ok": mk()},
+        "optboth": lambda: {"err": mk()},
         "var": lambda: {"tag": "a", "value": mk()},
         "tup": lambda: (mk(), 3, mk()),
         "deep": lambda: [{"h": mk(), "tags": [{"ok": mk()}, {"err": 4}]}, {"h": mk(), "tags": []}],
@@ -181,7 +186,8 @@ def test_a_nested_handle_of_the_wrong_extension_is_refused_and_nothing_leaks(hos
 
 @pytest.mark.parametrize("via", ["prov", "user"])
 @pytest.mark.parametrize(("shape", "value"), [("opt", None), ("optopt", {"some": None}), ("optopt", None),
-                                             ("res", {"err": "no"}), ("var", {"tag": "b", "value": 3}),
+                                             ("res", {"err": "no"}), ("optres", {"err": True}),
+                                             ("var", {"tag": "b", "value": 3}),
                                              ("lst", []), ("deep", [])])
 def test_the_cases_without_a_handle_pass_too(host: Host, via: str, shape: str, value: Any) -> None:
     api = LIB if via == "prov" else USER

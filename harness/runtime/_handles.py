@@ -49,6 +49,8 @@ from ..model._witypes import (
 from ._calls import current_context, error_text, new_error
 from ._fastpath import free_vals
 from ._proxy import PROXIES, Proxy, provider_failed
+from ._values import _exact as exact_classes
+from ._values import is_tagged
 
 if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
@@ -97,18 +99,19 @@ def mapper(t: ValueType | None, f: Callable[[HandleT, Any], Any]) -> _Mapper | N
         return rec
     if isinstance(t, (OptionT, ResultT, VariantT)):
         cases = {n: mapper(p, f) for n, p in cases_of(t)}
-        direct = [(p, m) for n, p in cases_of(t) if (m := cases[n]) is not None]
+        # untagged, a value's class tells its case (the classes of the cases are disjoint), also when a
+        # handle sits deeper in it: option<result<own<r>, bool>> is None, a resource or a bool
+        direct = [(tuple(exact_classes(p)), m) for n, p in cases_of(t) if (m := cases[n]) is not None]
+        tagged = is_tagged(t)  # else a Variant is a case's payload (option<result<own<r>, own<r>>>)
 
         def case(v: Any) -> Any:
-            if isinstance(v, Variant):
+            if tagged and isinstance(v, Variant):
                 m = cases.get(v.tag)
                 return v if m is None else Variant(v.tag, m(v.payload))
             if v is None:
                 return v
-            for p, m in direct:  # untagged: the case is told by the value's class
-                if isinstance(p, HandleT) and isinstance(v, (ResourceAny, ResourceHost)):
-                    return m(v)
-                if not isinstance(p, HandleT) and not isinstance(v, (ResourceAny, ResourceHost)):
+            for classes, m in direct:
+                if isinstance(v, classes):
                     return m(v)
             return v
         return case

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
@@ -41,6 +42,7 @@ from hypothesis import strategies as st
 from ..model._witypes import (
     EnumT,
     FlagsT,
+    HandleT,
     ListT,
     OptionT,
     Prim,
@@ -50,13 +52,16 @@ from ..model._witypes import (
     ValueType,
     VariantT,
     cases_of,
+    has_handle,
 )
 from ..runtime import _values as _mapping
 from ._scenario import ExtraExport, GraphEdge, GraphNode, GraphScenario, _compatible
 
 __all__ = [
     "SCALARS",
+    "HandleSlot",
     "dependency_graphs",
+    "fill_handles",
     "permutations_of",
     "python_classes",
     "tagged",
@@ -88,15 +93,18 @@ def _flags(width: int) -> st.SearchStrategy[FlagsT]:
 
 
 @cache
-def _types_at(depth: int, width: int) -> st.SearchStrategy[ValueType]:
-    leaves: st.SearchStrategy[ValueType] = st.one_of(
+def _types_at(depth: int, width: int, handles: tuple[HandleT, ...] = ()) -> st.SearchStrategy[ValueType]:
+    leaf_kinds: list[st.SearchStrategy[ValueType]] = [
         st.sampled_from(SCALARS),
         _unique_labels(1, max(1, width)).map(lambda ns: EnumT(tuple(ns))),
         _flags(width),
-    )
+    ]
+    if handles:
+        leaf_kinds.append(st.sampled_from(handles))
+    leaves: st.SearchStrategy[ValueType] = st.one_of(leaf_kinds)
     if depth <= 0:
         return leaves
-    inner = _types_at(depth - 1, width)
+    inner = _types_at(depth - 1, width, handles)
     maybe = st.none() | inner
     composites: st.SearchStrategy[ValueType] = st.one_of(
         inner.map(ListT),
@@ -111,17 +119,26 @@ def _types_at(depth: int, width: int) -> st.SearchStrategy[ValueType]:
     return st.one_of(leaves, composites)
 
 
-def wit_types(max_depth: int = 3, max_width: int = 4) -> st.SearchStrategy[ValueType]:
+def wit_types(max_depth: int = 3, max_width: int = 4, *, resources: Sequence[HandleT] = (),
+              borrows: bool = False) -> st.SearchStrategy[ValueType]:
     """Component value types: primitives (no error-context), strings, lists, records,
-    tuples, variants, enums, flags (up to 32), options and results.
+    tuples, variants, enums, flags (up to 32), options and results; with `resources`,
+    handles too.
 
     `max_depth` bounds the nesting of composite types, `max_width` the number of
     fields, elements, cases and names of one type (flags may also get up to 32).
-    Resources, futures and streams are not drawn: mock components cannot carry them.
+    `resources` are the resource types handles may be of (`own("r", "ns:pkg/iface")`; the
+    kind is ignored): `own<r>` is drawn anywhere, `borrow<r>` only with `borrows=True`, for a
+    parameter's type (the component model allows borrows in parameters only).
+    Futures and streams are not drawn: mock components cannot carry them.
     """
     if max_depth < 0 or max_width < 1:
         raise ValueError("max_depth must be >= 0 and max_width >= 1")
-    return _types_at(max_depth, max_width)
+    kinds = ("own", "borrow") if borrows else ("own",)
+    if borrows and not resources:
+        raise ValueError("borrows=True needs resources")
+    handles = tuple(HandleT(k, r.resource, r.interface) for r in resources for k in kinds)  # type: ignore[arg-type]
+    return _types_at(max_depth, max_width, handles)
 
 
 # --------------------------------------------------------------------------- the Python mapping
@@ -165,6 +182,8 @@ def _f32(x: float) -> float:
 
 def _not_taken_by(earlier: list[ValueType | None], case: ValueType | None) -> Callable[[Any], bool]:
     """Keep a payload of `case` only if no earlier case would claim its wasmtime-py form."""
+    if case is not None and has_handle(case):  # its slots are no wasmtime-py values: the static check decides
+        return lambda _payload: True
     lower = None if case is None else _mapping.lowerer(case)
 
     def keep(payload: Any) -> bool:
@@ -187,8 +206,32 @@ def _case_value(t: VariantT | OptionT | ResultT, name: str) -> Callable[[Any], A
     return lambda payload: payload
 
 
+@dataclass(frozen=True, eq=False)
+class HandleSlot:
+    """Where a value drawn by `values()` holds a handle of type `type`: handles are live objects of
+    a host, so a test puts its own in with `fill_handles`. Each slot is a distinct object."""
+
+    type: HandleT
+
+
+def fill_handles(value: Any, make: Callable[[HandleT], Any]) -> Any:
+    """`value` with each `HandleSlot` replaced by `make(slot.type)` (e.g. a handle a mock's
+    constructor returned), in order: dict values, list and tuple elements."""
+    if isinstance(value, HandleSlot):
+        return make(value.type)
+    if isinstance(value, dict):
+        return {k: fill_handles(v, make) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_handles(v, make) for v in value]
+    if isinstance(value, tuple):
+        return tuple(fill_handles(v, make) for v in value)
+    return value
+
+
 @lru_cache(maxsize=4096)
 def _values(t: ValueType, width: int, nan: bool = True) -> st.SearchStrategy[Any]:
+    if isinstance(t, HandleT):
+        return st.builds(HandleSlot, st.just(t))
     if isinstance(t, Prim):
         n = t.name
         if n == "bool":
@@ -243,7 +286,8 @@ def values(t: ValueType, max_width: int = 4, *, allow_nan: bool = True) -> st.Se
 
     Floats include infinities and, unless `allow_nan=False`, NaN (f32 values are exactly
     representable as f32); chars and strings exclude surrogates (not Unicode scalar values).
-    `max_width` bounds list lengths (strings and bytes get four times as much).
+    `max_width` bounds list lengths (strings and bytes get four times as much). A handle is
+    drawn as a `HandleSlot`, for the test to fill (`fill_handles`).
     """
     return _values(t, max_width, allow_nan)
 
