@@ -7,6 +7,7 @@ here) and are skipped when it is empty; the WAT one needs no toolchain.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +32,13 @@ def _suite(folder: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest", "--ext-suite", "-q", "-p", "no:randomly", "-p",
                            "no:cacheprovider", "-p", "no:xdist"], cwd=folder, capture_output=True, text=True,
                           timeout=TIMEOUT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+
+
+def _own_tests(folder: Path) -> subprocess.CompletedProcess[str]:
+    """Plain `pytest` in the folder: the tests the template wrote into tests/."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                           "-p", "no:xdist"], cwd=folder, capture_output=True, text=True, timeout=TIMEOUT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
 
 
 def _new_built(tmp: Path, lang: str) -> Path:
@@ -59,6 +67,14 @@ def test_a_new_extension_passes_the_suite(new_extension: Path) -> None:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
     assert "conformance" in result.stdout
+    # every language's template offers the `greet` command, and the suite runs its example
+    report = json.loads((new_extension / "reports" / "conformance.json").read_text(encoding="utf-8"))
+    [checks] = [e["checks"] for e in report["extensions"].values()]
+    assert checks["commands"]["outcome"] == "passed", checks["commands"]
+    assert checks["behaviour"]["outcome"] == "passed", checks["behaviour"]
+    # the tests written into tests/ pass as written (values in the value mapping, the command)
+    own = _own_tests(new_extension)
+    assert own.returncode == 0 and "3 passed" in own.stdout, own.stdout[-4000:] + own.stderr[-2000:]
     # a second build is skipped: the inputs did not change
     again = _cli("build", "--no-install", cwd=new_extension)
     assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr

@@ -72,8 +72,8 @@ def scaffold(name: str, lang: Lang, parent: Path) -> Path:
     values = {
         "name": name, "ns": _NAMESPACE, "lang": lang, "entry": entry, "component": component.format(name=name),
         "description": f"{name}: a new extension ({lang})",
-        "host_world": "extension" if lang == "wat" else "command-extension",
-        "command_example": "" if lang == "wat" else _COMMAND_EXAMPLE.format(name=name),
+        "host_world": "command-extension",
+        "command_example": _COMMAND_EXAMPLE.format(name=name),
         "wasi_note": _WASI_NOTE[lang], "init_len": str(len(init_message.encode())),
         "snake": name.replace("-", "_"),
     }
