@@ -2,8 +2,9 @@
 
 1. host → extension: `host.function` / `host.call` vs wasmtime-py's stock `Func.__call__`
    (with and without `post_return`);                                     target ≥ 5×
-   and vs the floor, a bare ctypes `wasmtime_component_func_call` with the arguments lowered
-   once and the result read as an int;                                   target ≤ 1.3× the floor
+   and vs the floor, a bare ctypes `wasmtime_component_func_call` (wasmtime-py's binding) with the
+   arguments lowered once and the result read as an int;                 target ≤ 1.3× the floor
+   and vs the same C call made without wasmtime-py's argument types, as harness makes it;
 2. one cross-extension proxy hop (a guest loop calling the other extension N times) vs a naive
    proxy written with the stock API (`add_func` + stock call);           target ≥ 8×
    and vs the floor, a raw C callback that only passes the arrays on;    target ≤ 1.5× the floor
@@ -36,14 +37,16 @@ from pathlib import Path
 from typing import Any
 
 import wasmtime
+from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
 from harness import Host
-from harness.runtime._calls import _func_call, new_error
+from harness.runtime._calls import SIZES, _func_call, new_error
 from harness.runtime._fastpath import lower_bytes
 from harness.testing._chains import chain_wat as _chain_wat
 
+_typed_call = _bindings._wasmtime_component_func_call  # wasmtime-py's binding, with its argument types
 ROOT = Path(__file__).resolve().parent.parent
 HOST_WAT = ROOT / "fixtures" / "wat" / "host"
 CALC = "test:calc/lib@1.2.0"
@@ -102,24 +105,34 @@ def bench_host_calls(host: Host, n: int, rounds: int) -> None:
 
     bound = host.runtimes["calc"].funcs[f"{CALC}#add"]
     arr = bound.lower((1, 2))
-    fref, fctx, slot, ref = bound._fref, bound._ctx, bound.result_slot, bound.result_ref
+    slot = bound.result_slot
+    typed = (ctypes.byref(bound.func._func), bound.store._context(), arr, 2, ctypes.byref(slot), 1)
+    lean = (bound._fref, bound._ctx, arr, SIZES[2], bound.result_ref, SIZES[1])
 
     def raw() -> float:  # the floor: one ctypes call, arguments lowered once, the result read
         def one() -> int:
-            if _func_call(fref, fctx, arr, 2, ref, 1):
+            if _typed_call(*typed):
                 raise RuntimeError("raw call failed")
             return int(slot.of.u32)
         return per_call_us(one, n)
 
-    s, sp, f, c, r = median_of(rounds, stock, stock_post_return, via_function, via_call, raw)
+    def raw_lean() -> float:  # the same C call without wasmtime-py's argument types (what harness uses)
+        def one() -> int:
+            if _func_call(*lean):
+                raise RuntimeError("raw call failed")
+            return int(slot.of.u32)
+        return per_call_us(one, n)
+
+    s, sp, f, c, r, rl = median_of(rounds, stock, stock_post_return, via_function, via_call, raw, raw_lean)
     print(f"[1] host → extension, {n} calls × {rounds} rounds (median µs per call)")
     print(f"    stock Func.__call__:                {s:7.2f}")
     print(f"    stock Func.__call__ + post_return:  {sp:7.2f}")
-    print(f"    floor: raw ctypes func_call:        {r:7.2f}")
+    print(f"    floor: raw ctypes func_call:        {r:7.2f}   (wasmtime-py's typed binding)")
+    print(f"    untyped ctypes func_call:           {rl:7.2f}   (the same C function as harness calls it)")
     print(f"    host.function(...)(...):            {f:7.2f}   {s / f:5.1f}× faster than stock, "
-          f"{f / r:4.2f}× the floor (target ≤ 1.3)")
+          f"{f / r:4.2f}× the floor (target ≤ 1.3), {f / rl:4.2f}× the untyped call")
     print(f"    host.call(...):                     {c:7.2f}   {s / c:5.1f}× faster than stock, "
-          f"{c / r:4.2f}× the floor")
+          f"{c / r:4.2f}× the floor, {c / rl:4.2f}× the untyped call")
 
 
 def bench_proxy_hop(host: Host, hops: int, rounds: int) -> None:
@@ -166,12 +179,14 @@ _KEEP: list[Any] = []  # callbacks and buffers the C side points at, alive until
 
 def raw_passthrough(engine: wasmtime.Engine, wat: Path, padd: wc.Func, pstore: wasmtime.Store) -> Any:
     """`twice.sum-to` whose `add` import is a bare C callback handing the arrays to calc's `add`:
-    what any proxy costs at least (no lock, no frame, no budget, no error handling)."""
-    fref, fctx = ctypes.byref(padd._func), pstore._context()
+    what any proxy costs at least (no lock, no frame, no budget, no error handling). It makes the
+    call the cheapest way harness knows, the untyped one."""
+    fref = ctypes.c_void_p(ctypes.addressof(padd._func))
+    fctx = ctypes.c_void_p(ctypes.cast(pstore._context(), ctypes.c_void_p).value)
 
     @ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
     def forward(_data: Any, _context: Any, _ty: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
-        if _func_call(fref, fctx, args, nargs, results, nresults):
+        if _func_call(fref, fctx, args, SIZES[nargs], results, SIZES[nresults]):
             return new_error("raw call failed")
         return 0
 

@@ -48,13 +48,44 @@ __all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_conte
            "forget_stock_exception", "stock_failure"]
 
 _VAL = ffi.wasmtime_component_val_t
-_func_call = _raw._wasmtime_component_func_call
+
+
+def _lean(typed: Any) -> Any:
+    """The C function behind one of wasmtime-py's bindings, called without its declared types.
+
+    wasmtime-py's binding of `wasmtime_component_func_call` converts each of its six
+    arguments through `from_param` and wraps the result in a new pointer object: about a
+    third of a ~2 µs call. Without argument types, ctypes passes ready ctypes objects
+    (`c_void_p`, `c_size_t`, arrays, pointers) as they are; the result is a plain int
+    (0 or None: success). Callers pass only such objects, never a bare Python int (it
+    would go as a C int). The GIL is released during the call as with the typed binding.
+    """
+    fn: Any = ctypes.CFUNCTYPE(ctypes.c_void_p)(ctypes.cast(typed, ctypes.c_void_p).value or 0)
+    fn.argtypes = None
+    return fn
+
+
+_func_call = _lean(_raw._wasmtime_component_func_call)
+
+
+class _Sizes(dict[int, ctypes.c_size_t]):
+    """Counts as the `size_t` objects the untyped call needs, each made once."""
+
+    def __missing__(self, n: int) -> ctypes.c_size_t:
+        made = self[n] = ctypes.c_size_t(n)
+        return made
+
+
+SIZES = _Sizes()
 _error_new = _raw._wasmtime_error_new
 _error_delete = _raw._wasmtime_error_delete
+_ERROR_PTR = ctypes.POINTER(ffi.wasmtime_error_t)
 
 
 def error_text(err_ptr: Any) -> str:
-    """The message of an owned `wasmtime_error_t*`, which is freed."""
+    """The message of an owned `wasmtime_error_t*` (a pointer object or its address), which is freed."""
+    if isinstance(err_ptr, int):
+        err_ptr = ctypes.cast(err_ptr, _ERROR_PTR)
     vec = ffi.wasm_byte_vec_t()
     ffi.wasmtime_error_message(err_ptr, byref(vec))
     text = ffi.to_str(vec)
@@ -205,6 +236,7 @@ class BoundFunc:
         "lift",
         "lower",
         "name",
+        "nargs",
         "needs_free",
         "nparams",
         "param_names",
@@ -231,14 +263,16 @@ class BoundFunc:
         # Reused for every call: a nested call into the same function completes (and its
         # result is read) before the outer call writes its own result.
         self.result_slot = _VAL()
-        self.result_ref = byref(self.result_slot)
-        # Both pointers stay valid as long as `store` and `func` do; this object holds them.
-        self._fref = byref(func._func)
-        self._ctx = store._context()
+        self.result_ref = ctypes.c_void_p(ctypes.addressof(self.result_slot))
+        # The untyped `_func_call`'s arguments, made once. Both pointers stay valid as long as
+        # `store` and `func` do; this object holds them.
+        self._fref = ctypes.c_void_p(ctypes.addressof(func._func))
+        self._ctx = ctypes.c_void_p(ctypes.cast(store._context(), ctypes.c_void_p).value)
+        self.nargs = SIZES[self.nparams]
 
     def raw_call(self, args: Any, nargs: int, results: Any, nresults: int) -> Any:
-        """Call with C arrays; returns the owned error pointer (falsy on success)."""
-        return _func_call(self._fref, self._ctx, args, nargs, results, nresults)
+        """Call with C arrays; returns the owned error's address (falsy on success)."""
+        return _func_call(self._fref, self._ctx, args, SIZES[nargs], results, SIZES[nresults])
 
     def lower_args(self, values: tuple[Any, ...]) -> Any:
         """Python values → a C array; raises bad-arguments naming the parameter."""

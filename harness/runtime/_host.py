@@ -44,19 +44,18 @@ from ..pipeline._sandbox import CapabilityDeniedError, open_preopen, plan_preope
 from ..pipeline._serves import HOST_API, host_interface_for, served_interfaces
 from ._asynchost import AWAITING, awaiting, refuse_awaited
 from ._calls import (
+    SIZES,
     CallContext,
     _func_call,
     _reason_of,
     classify_error,
     current_context,
     error_text,
-    forget_stock_exception,
-    stock_failure,
     wrap_host_function,
 )
 from ._extension import ExtensionRuntime, RuntimeLimits
 from ._fastpath import ArgumentProblem
-from ._gate import Gate, note_nested_fault
+from ._gate import Gate
 from ._handles import (
     HandleTable,
     ResourceProxy,
@@ -77,6 +76,7 @@ __all__ = ["Host", "HostConfig", "HostEvent", "LogRecord", "TraceEvent"]
 
 log = logging.getLogger("harness.host")
 _monotonic = time.monotonic
+_NONE, _ONE = SIZES[0], SIZES[1]
 
 _LEVELS = {"trace": logging.DEBUG - 5, "debug": logging.DEBUG, "info": logging.INFO,
            "warn": logging.WARNING, "error": logging.ERROR}
@@ -119,7 +119,7 @@ class Host:
         self._handle_tables: dict[tuple[str, str], HandleTable] = {}
         # (extension, name as the caller spelt it) → (runtime, canonical key); a runtime outlives
         # its restarts, so an entry stays right for the host's lifetime
-        self._names: dict[tuple[str, str], tuple[ExtensionRuntime, str]] = {}
+        self._names: dict[tuple[str, str], Callable[..., Any]] = {}  # (extension, function) → `function()`
         # enter/leave, stack budgets, the wait-for graph; the runtimes' owner
         self._gate = Gate(self.engine, self.engine_config, max_depth=config.max_depth,
                           reentrancy=config.reentrancy, restart=self._restart, record=self._record,
@@ -506,7 +506,7 @@ class Host:
         if bound is None or bound.lift is None:
             return None
         arr = bound.lower(())
-        err = _func_call(bound._fref, bound._ctx, arr, 0, bound.result_ref, 1)
+        err = _func_call(bound._fref, bound._ctx, arr, SIZES[0], bound.result_ref, SIZES[1])
         if err:
             failure = classify_error(error_text(err), extension=rt.name, function=bound.name, chain=ctx.chain())
             rt.mark_faulted(failure.code if _stopped_by_caller(failure) else "init-failed")
@@ -597,7 +597,9 @@ class Host:
 
     def _invoke(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None = None,
                 cancel: threading.Event | None = None) -> Any:
-        """The one way into a guest from Python. Kept flat: it is the hot path."""
+        """The checked way into a guest from Python (`Gate.caller` inlines the common case)."""
+        if timeout is not None:
+            _check_timeout(timeout)
         ctx = current_context()
         frames = ctx.frames
         outer = not frames
@@ -645,23 +647,15 @@ class Host:
                 ctx.deadline += _monotonic() - lowering
             lift = bound.lift
             if lift is not None:
-                err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, bound.result_ref, 1)
+                err = _func_call(bound._fref, bound._ctx, arr, bound.nargs, bound.result_ref, _ONE)
             else:
-                err = _func_call(bound._fref, bound._ctx, arr, bound.nparams, None, 0)
+                err = _func_call(bound._fref, bound._ctx, arr, bound.nargs, None, _NONE)
             if hsig is not None and given:  # the call ran: what it took as `own` is the extension's now
                 give_away(given)
             if bound.needs_free:
                 bound.free(arr)
             if err:
-                text = error_text(err)
-                pending, ctx.pending = ctx.pending, None
-                failure = pending or stock_failure(text, ctx) or classify_error(
-                    text, extension=rt.name, function=key, chain=ctx.chain(),
-                    memory_limited=rt.limits.memory_mb is not None)
-                forget_stock_exception()
-                failure = note_nested_fault(rt, key, ctx, failure)
-                rt.mark_faulted("interrupted" if ctx.interrupt is not None else failure.code)
-                raise failure
+                raise gate.call_failed(rt, key, ctx, err)
             if hsig is not None:
                 return None if lift is None else api_result(rt, hsig, lift(bound.result_slot))
             return None if lift is None else lift(bound.result_slot)
@@ -701,26 +695,17 @@ class Host:
     def call(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:
         """Call `function` (`ns:pkg/iface@ver#func`, unversioned, or bare if unique) synchronously.
         `timeout` (seconds, > 0) replaces the extension's limit; waiting for the extension counts."""
-        if timeout is not None:
-            _check_timeout(timeout)
         found = self._names.get((extension, function))
         if found is None or self._gate.closed:
-            rt = self._runtime(extension, function)
-            found = self._names[(extension, function)] = (rt, self._resolve_key(rt, function))
-        return self._invoke(found[0], found[1], args, timeout)
+            found = self._names[(extension, function)] = self.function(extension, function)
+        return found(*args, timeout=timeout)
 
     def function(self, extension: str, function: str) -> Callable[..., Any]:
-        """A bound callable: the name lookups are done once."""
+        """A bound callable `(*args, timeout=None)`: the name lookups are done once."""
         rt = self._runtime(extension, function)
         key = self._resolve_key(rt, function)
-        invoke = self._invoke
-
-        def bound(*args: Any, timeout: float | None = None) -> Any:
-            if timeout is not None:
-                _check_timeout(timeout)
-            return invoke(rt, key, args, timeout)
-
-        bound.__name__ = f"{extension}:{key}"
+        bound = self._gate.caller(rt, key, self._invoke)
+        bound.__name__ = bound.__qualname__ = f"{extension}:{key}"
         return bound
 
     async def acall(self, extension: str, function: str, *args: Any, timeout: float | None = None) -> Any:

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 from wasmtime import _ffi as ffi
 
 from ..model._errors import CallError, ExtensionFaultedError
-from ._calls import CallContext, _func_call, classify_error, current_context, error_text, new_error, stock_failure
+from ._calls import (
+    SIZES,
+    CallContext,
+    _func_call,
+    classify_error,
+    current_context,
+    error_text,
+    new_error,
+    stock_failure,
+)
 from ._gate import Gate, note_nested_fault
 
 if TYPE_CHECKING:
@@ -73,7 +82,7 @@ def proxy_callback(data: Any, _context: Any, _ty: Any, args: Any, nargs: int, re
     except BaseException as e:  # never into C
         return proxy._failed(rt, ctx, e)
     try:
-        err = _func_call(bound._fref, bound._ctx, args, nargs, results, nresults)
+        err = _func_call(bound._fref, bound._ctx, args, SIZES[nargs], results, SIZES[nresults])
         return provider_failed(rt, key, ctx, err) if err else 0
     except BaseException as e:  # never into C
         return proxy._failed(rt, ctx, e)
