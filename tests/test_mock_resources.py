@@ -164,3 +164,9 @@ def test_mock_extension_fixture_declares_resources(mock_extension: Any, ext_host
     with _user(host, "new", 1) as h:
         assert _user(host, "rep", h) == 1
     assert _prov(host, "dropped") == 1
+
+
+def test_a_consumers_export_names_the_imported_resource(host: Host) -> None:
+    with _user(host, "new", 1) as h:
+        assert repr(h) == "<handle counter of user (live)>"  # not `resource`: the import names it
+        assert h.type == HandleT("own", "counter", "test:res/counter")

@@ -206,11 +206,12 @@ _INTERFACE_KIND = "iface"
 def _read_interface(component: Any, engine: wasmtime.Engine) -> tuple[_Named, _Named]:
     """Every top-level import and export, converted; a conversion failure is kept as the exception."""
     ctype = component.type
+    imports, exports = ctype.imports(engine), ctype.exports(engine)
 
-    def convert(externs: dict[str, Any]) -> _Named:
+    def convert(externs: dict[str, Any], other: dict[str, Any]) -> _Named:
         out: list[tuple[str, Item | Exception]] = []
-        try:
-            names = _resource_names(externs, engine)
+        try:  # the other side's names too: an export may hand out a resource of an import
+            names = _resource_names(externs, engine) + _resource_names(other, engine)
         except Exception:  # names are a nicety: handles then render as own<resource>
             names = []
         for n, ext in externs.items():
@@ -220,7 +221,7 @@ def _read_interface(component: Any, engine: wasmtime.Engine) -> tuple[_Named, _N
                 out.append((n, e))
         return tuple(out)
 
-    return convert(ctype.imports(engine)), convert(ctype.exports(engine))
+    return convert(imports, exports), convert(exports, imports)
 
 
 def _fully_converted(raw: tuple[_Named, _Named]) -> bool:
