@@ -79,7 +79,7 @@ def test_the_depth_cap_holds_below_the_fast_depth(chain40: Path) -> None:
 
 
 def test_both_recursion_probes_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The nested-list probe (3.11) must answer exactly as Python calls do, at any depth."""
+    """The nested-tuple probe (3.11) must answer exactly as Python calls do, at any depth."""
     def deepest(at_depth: int) -> int:
         def at(d: int) -> int:
             if d:
@@ -94,6 +94,6 @@ def test_both_recursion_probes_give_the_same_answer(monkeypatch: pytest.MonkeyPa
     answers = {}
     for shared in (True, False):
         monkeypatch.setattr(_gate, "_C_SHARES_BUDGET", shared)
-        answers[shared] = [deepest(d) for d in (0, 100, 400)]
+        answers[shared] = [deepest(d) for d in (0, 1, 100, 399, 400)]
     assert answers[True] == answers[False]
-    assert answers[True][0] > answers[True][1] > answers[True][2] > 0
+    assert answers[True][0] > answers[True][1] > answers[True][2] > answers[True][3] > answers[True][4] > 0
