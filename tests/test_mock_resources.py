@@ -26,6 +26,7 @@ from harness.testing import (
     Live,
     New,
     Rep,
+    Reps,
     borrow,
     constructor,
     ext,
@@ -151,10 +152,10 @@ def test_resource_declaration_errors_are_usage_errors() -> None:
         to_wat(ext("x", exports=[iface(LIB, fn("f", [], U32, Live("nope")))]))
     with pytest.raises(UsageError, match="Echo needs"):
         to_wat(ext("x", exports=[iface(LIB, fn("f", [("c", own("r"))], U32, Echo()))]))
-    forwards_borrows = ext("x", imports=[iface(LIB, fn("g", [("cs", list_of(borrow("counter")))]))],
-                           exports=[iface(USER, fn("f", [("cs", list_of(B))], None, Forward(LIB, "g")))])
-    with pytest.raises(UsageError, match="borrow inside a list"):
-        to_wat(forwards_borrows)
+    with pytest.raises(UsageError, match="Rep needs a first parameter"):  # a list's handles: that is Reps
+        to_wat(ext("x", exports=[iface(LIB, fn("f", [("cs", list_of(borrow("r")))], U32, Rep()))]))
+    with pytest.raises(UsageError, match="Reps needs an integer result"):
+        to_wat(ext("x", exports=[iface(LIB, fn("f", [("cs", list_of(borrow("r")))], None, Reps()))]))
 
 
 def test_mock_extension_fixture_declares_resources(mock_extension: Any, ext_host: Any) -> None:

@@ -32,12 +32,14 @@ from harness.testing import (
     Live,
     MockExtension,
     Rep,
+    Reps,
     borrow,
     constructor,
     fn,
     iface,
     method,
     own,
+    with_behaviour,
     write_extension,
 )
 from harness.testing.strategies import (
@@ -123,17 +125,18 @@ RES_CONS = "rt:rcons/lib@1.0.0"
 COUNTER = own("counter", RES)
 
 
-def resource_pair(t: ValueType) -> tuple[MockExtension, MockExtension]:
-    """`rprov` defines resource counter and echoes T (its handles of counter) back as it came; `rcons`
-    imports that and forwards `make`, `rep` and `echo` to it."""
+def resource_pair(t: ValueType, params_only: bool = False) -> tuple[MockExtension, MockExtension]:
+    """`rprov` defines resource counter and echoes T (its handles of counter) back as it came, or
+    (`params_only`, T may hold borrows) sums the reps of T's handles; `rcons` imports that and forwards
+    `make`, `rep` and `echo`/`reps` to it."""
+    f = fn("reps", [("x", t)], U32, Reps()) if params_only else fn("echo", [("x", t)], t, Echo())
     lib = iface(RES, constructor("counter"), method("counter", "rep", [], U32, Rep()),
-                fn("live", [], U32, Live("counter")), fn("dropped", [], U32, Dropped("counter")),
-                fn("echo", [("x", t)], t, Echo()))
+                fn("live", [], U32, Live("counter")), fn("dropped", [], U32, Dropped("counter")), f)
     cons = MockExtension("rcons", imports=(lib,), exports=(iface(
         RES_CONS,
         fn("make", [], COUNTER, Forward(RES, "[constructor]counter")),
         fn("rep", [("c", borrow("counter", RES))], U32, Forward(RES, "[method]counter.rep")),
-        fn("echo", [("x", t)], t, Forward(RES, "echo"))),))
+        with_behaviour(f, Forward(RES, f.name))),))
     return MockExtension("rprov", exports=(lib,)), cons
 
 
@@ -189,6 +192,34 @@ def test_resources_pass_through_links_and_come_back_as_the_providers_own(workdir
         assert host.call("rprov", f"{RES}#dropped") == made
         assert host.held_handles("rprov") == {}  # ...and the link's table is empty
     stat("roundtrip", "resource-types")
+
+
+@settings(max_examples=25, deadline=None)
+@given(t=wit_types(max_depth=2, max_width=3, resources=[COUNTER], borrows=True).filter(has_handle),
+       data=st.data())
+def test_lent_and_given_handles_reach_the_provider_through_links(workdir: Path, t: ValueType,
+                                                                 data: st.DataObject) -> None:
+    folder = workdir / f"b{next(_counter)}"
+    for m in resource_pair(t, params_only=True):
+        write_extension(m, folder)
+    with Host.load(folder, cache_dir=str(workdir / "cache")) as host:
+        assert host.errors == (), [str(d) for d in host.errors]
+        made = 0
+        for via, api in (("rprov", RES), ("rcons", RES_CONS)):
+            make = "[constructor]counter" if via == "rprov" else "make"
+            rep = "[method]counter.rep" if via == "rprov" else "rep"
+            v = fill_handles(data.draw(values(t, allow_nan=False), label="value"),
+                             lambda _t: host.call(via, f"{api}#{make}"))  # noqa: B023
+            sent = _handles_in(v)
+            made += len(sent)
+            expected = sum(host.call(via, f"{api}#{rep}", h) for h in sent) % 2**32
+            assert host.call(via, f"{api}#reps", v) == expected, render(t)  # each reached its own resource
+            for h in sent:
+                h.drop()  # the lent ones (the given ones are gone already)
+        assert host.call("rprov", f"{RES}#live") == 0, render(t)
+        assert host.call("rprov", f"{RES}#dropped") == made
+        assert host.held_handles("rprov") == {}
+    stat("roundtrip", "resource-param-types")
 
 
 # ------------------------------------------------------------------ the value mapping itself

@@ -22,6 +22,7 @@ from harness.testing import (
     Live,
     New,
     Rep,
+    Reps,
     borrow,
     ext,
     fn,
@@ -57,10 +58,14 @@ def _types(interface: str) -> dict[str, Any]:
         "deep": list_of(record(h=o, tags=list_of(result(o, U32)))),
         "brec": record(n=U32, h=b),  # borrow: parameters only
         "btup": tuple_of(U32, b),
+        "blst": list_of(b),
+        "bopt": option(b),
+        "bvar": variant(("n", U32), ("a", b)),
+        "bdeep": list_of(record(h=b, o=option(o), rs=list_of(result(b, o)))),  # borrows and owns mixed
     }
 
 
-BORROWED = ("brec", "btup")
+BORROWED = ("brec", "btup", "blst", "bopt", "bvar", "bdeep")
 MINE = _types("")
 LIBRARY = iface(
     LIB,
@@ -69,7 +74,7 @@ LIBRARY = iface(
     fn("live", [], U32, Live("counter")),
     fn("dropped", [], U32, Dropped("counter")),
     *(fn(f"echo-{k}", [("x", t)], t, Echo()) for k, t in MINE.items() if k not in BORROWED),
-    *(fn(f"rep-{k}", [("x", t)], U32, Rep()) for k, t in MINE.items() if k in BORROWED),
+    *(fn(f"rep-{k}", [("x", t)], U32, Reps()) for k, t in MINE.items() if k in BORROWED),
 )
 THEIRS = _types(LIB)
 CONSUMER = ext("user", imports=[LIBRARY], exports=[iface(
@@ -162,16 +167,53 @@ def test_owned_handles_nested_in_parameters_and_results(host: Host, via: str, sh
     assert host.held_handles("prov") == {}
 
 
+BORROW_VALUES: dict[str, Callable[[Callable[[], Handle]], Any]] = {
+    "brec": lambda mk: {"n": 1, "h": mk()},
+    "btup": lambda mk: (9, mk()),
+    "blst": lambda mk: [mk(), mk(), mk()],
+    "bopt": lambda mk: mk(),
+    "bvar": lambda mk: {"tag": "a", "value": mk()},
+    "bdeep": lambda mk: [{"h": mk(), "o": mk(), "rs": [{"ok": mk()}, {"err": mk()}]}, {"h": mk(), "o": None, "rs": []}],
+}
+
+
 @pytest.mark.parametrize("via", ["prov", "user"])
-def test_borrowed_handles_nested_in_records_and_tuples(host: Host, via: str) -> None:
+@pytest.mark.parametrize("shape", BORROWED)
+def test_borrowed_handles_nested_anywhere_in_parameters(host: Host, via: str, shape: str) -> None:
+    """The provider sums the reps it was lent or given (and drops what it owns); a forwarding consumer
+    drops the borrows it was lent, wherever they sit, or wasmtime would trap its call."""
     api = LIB if via == "prov" else USER
-    a, b = host.call(via, f"{api}#make"), host.call(via, f"{api}#make")
-    assert host.call(via, f"{api}#rep-brec", {"n": 1, "h": b}) == 2
-    assert host.call(via, f"{api}#rep-btup", (9, a)) == 1
-    assert a.live and b.live  # lent for the call only
-    a.drop()
-    b.drop()
-    assert host.call("prov", f"{LIB}#live") == 0 and host.held_handles("prov") == {}
+    value = BORROW_VALUES[shape](lambda: host.call(via, f"{api}#make"))
+    handles = _handles(value)
+    reps = [host.call(via, f"{api}#{'[method]counter.rep' if via == 'prov' else 'rep'}", h) for h in handles]
+    assert host.call(via, f"{api}#rep-{shape}", value) == sum(reps)
+    kinds = _kinds(MINE[shape], value)
+    assert [h.live for h in handles] == [k == "borrow" for k in kinds]  # lent for the call, or given
+    for h in handles:
+        h.drop()
+    assert host.call("prov", f"{LIB}#live") == 0 and host.call("prov", f"{LIB}#dropped") == len(handles)
+    assert host.held_handles("prov") == {}
+
+
+def _kinds(t: Any, v: Any) -> list[str]:
+    """The handle kinds of the handles in `v` (a value of `t`), in order."""
+    from harness.model._witypes import HandleT, ListT, OptionT, RecordT, ResultT, TupleT, VariantT
+    if isinstance(t, HandleT):
+        return [t.kind]
+    if isinstance(t, ListT):
+        return [k for x in v for k in _kinds(t.element, x)]
+    if isinstance(t, OptionT):
+        return [] if v is None else _kinds(t.payload, v)
+    if isinstance(t, ResultT):
+        [(tag, x)] = v.items()
+        return _kinds(t.ok if tag == "ok" else t.err, x)
+    if isinstance(t, VariantT):
+        return _kinds(dict(t.cases)[v["tag"]], v["value"])
+    if isinstance(t, TupleT):
+        return [k for e, x in zip(t.elements, v, strict=True) for k in _kinds(e, x)]
+    if isinstance(t, RecordT):
+        return [k for n, f in t.fields for k in _kinds(f, v[n])]
+    return []
 
 
 def test_a_nested_handle_of_the_wrong_extension_is_refused_and_nothing_leaks(host: Host) -> None:

@@ -2,7 +2,7 @@
 
 - The mock DSL: value types (`U32`, `STRING`, `record`, `variant`, `list_of`, ...), behaviours
   (`Const`, `Forward`, `Trap`, `Loop`, `GrowMemory`, `Recurse`, `AddParams`, `Echo`; for resources
-  `New`, `Rep`, `Live`, `Dropped`), declarations (`MockExtension`/`ext`, `MockInterface`/`iface`,
+  `New`, `Rep`, `Reps`, `Live`, `Dropped`), declarations (`MockExtension`/`ext`, `MockInterface`/`iface`,
   `MockFunction`/`fn`, and `constructor`/`method`/`static` with handles `own`/`borrow`); `to_wat`
   writes the component, `write_extension` an extension folder (`extension.toml` + component).
 - Scenarios: `GraphScenario` (nodes, imports, extra exports) and its reference outcome
@@ -44,6 +44,7 @@ from ._dsl import (
     New,
     Recurse,
     Rep,
+    Reps,
     Trap,
     borrow,
     constructor,
@@ -115,6 +116,7 @@ __all__ = [
     "New",
     "Recurse",
     "Rep",
+    "Reps",
     "Scenario",
     "ScenarioBuilder",
     "Trap",

@@ -36,7 +36,7 @@ __all__ = [
     "BOOL", "CHAR", "F32", "F64", "LIFECYCLE", "LOG", "LOG_LEVEL", "S8", "S16", "S32", "S64", "STRING",
     "U8", "U16", "U32", "U64",
     "AddParams", "Behaviour", "Const", "Dropped", "Echo", "Forward", "GrowMemory", "Live", "Loop", "MockExtension",
-    "MockFunction", "MockInterface", "New", "Recurse", "Rep", "Trap",
+    "MockFunction", "MockInterface", "New", "Recurse", "Rep", "Reps", "Trap",
     "borrow", "constructor", "enum", "err", "ext", "flags", "fn", "iface", "list_of", "method", "ok", "option", "own",
     "record", "result", "static", "tuple_of", "unversioned", "variant", "with_behaviour",
 ]
@@ -209,6 +209,13 @@ class Rep(Behaviour):
     """Return the rep of the first parameter, a handle of a resource of the interface, or of the first
     handle in it if it is a record or tuple (integer result): who holds which resource. An `own`
     handle is dropped after (its destructor runs)."""
+
+
+@dataclass(frozen=True)
+class Reps(Behaviour):
+    """Return the sum of the reps of every handle of the interface's resources in the parameters,
+    wherever they sit (lists, options, variants...), wrapped to the (integer) result; each `own`
+    one is dropped once counted (its destructor runs)."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +71,7 @@ from ._dsl import (
     New,
     Recurse,
     Rep,
+    Reps,
     Trap,
     unversioned,
 )
@@ -380,7 +381,7 @@ class _Gen:
         ft = f.type
         params, results = func_core_signature(ft, lift=True)
         b = f.behaviour
-        if isinstance(b, New | Rep | Live | Dropped | Echo):
+        if isinstance(b, New | Rep | Reps | Live | Dropped | Echo):
             return self.resource_body(owner, f, here)
         if isinstance(b, Trap):
             return [], ["unreachable"]
@@ -401,7 +402,8 @@ class _Gen:
             self.same_type(owner, f, imp)
             args = [f"local.get {i}" for i in range(len(params))]
             extra, code = self.call(imp, args)
-            return extra, [*code, *self.drop_borrows(owner, f)]
+            walk_locals, drops = self.drop_borrows(f)
+            return [*extra, *walk_locals], [*code, *drops]
         if isinstance(b, Recurse):
             imp = self.import_of(owner, b.interface, b.function)
             self.same_type(owner, f, imp)
@@ -428,6 +430,8 @@ class _Gen:
         b = f.behaviour
         if isinstance(b, Echo):
             return self.echo(owner, f)
+        if isinstance(b, Reps):
+            return self.reps(owner, f)
         res = f.result
         if isinstance(b, New):
             g = self.defined.get(_rkey(res)) if isinstance(res, HandleT) and res.kind == "own" else None
@@ -446,7 +450,7 @@ class _Gen:
                 raise UsageError(f"extension {self.ext.name!r}: {owner}: this interface defines no resource "
                                  f"{b.resource!r}")
             return [], [f"global.get ${'live' if isinstance(b, Live) else 'drops'}{g}", *widen]
-        found = _static_handles(f.params[0][1], owner, self.ext.name) if f.params else []
+        found = _static_handles(f.params[0][1]) if f.params else []
         first = found[0][2] if found else None
         g = self.defined.get(_rkey(first)) if first is not None else None
         if g is None or first is None or len(flatten_params(f.type)) > 16:
@@ -479,24 +483,33 @@ class _Gen:
                  "call $realloc", "local.set $ret"]
         return ["(local $ret i32)"], [*alloc, *_store_flat(res, vals, 0), "local.get $ret"]
 
-    def drop_borrows(self, owner: str, f: MockFunction) -> list[str]:
-        """A borrow of another component's resource is a handle the callee must drop before it returns."""
-        by_pointer = len(flatten_params(f.type)) > 16
-        out: list[str] = []
-        flat_at = 0
-        mem_at = 0
-        for _, t in f.params:
-            mem_at = align_to(mem_at, alignment(t))
-            for flat_off, mem_off, h in _static_handles(t, owner, self.ext.name):
-                k = self.imported.get(_rkey(h))
-                if h.kind != "borrow" or k is None:
-                    continue
-                get = (["local.get 0", f"i32.load offset={mem_at + mem_off}"] if by_pointer
-                       else [f"local.get {flat_at + flat_off}"])
-                out += [*get, f"call $idrop{k}"]
-            flat_at += len(flatten(t))
-            mem_at += size(t)
-        return out
+    def drop_borrows(self, f: MockFunction) -> tuple[list[str], list[str]]:
+        """(locals, code): a borrow of another component's resource is a handle the callee must drop
+        before it returns, wherever it sits in the parameters."""
+        def act(h: HandleT) -> list[str] | None:
+            k = self.imported.get(_rkey(h))
+            return None if h.kind != "borrow" or k is None else [f"call $idrop{k}"]
+        walk = _Walk(act)
+        return walk.locals, walk.params(f)
+
+    def reps(self, owner: str, f: MockFunction) -> tuple[list[str], list[str]]:
+        """`Reps()`: the sum of the reps of the handles of this component's resources in the parameters;
+        an `own` one is dropped once counted."""
+        def act(h: HandleT) -> list[str] | None:
+            g = self.defined.get(_rkey(h))
+            if g is None:
+                return None
+            if h.kind == "borrow":  # a borrow of its own resource arrives as the rep
+                return ["local.get $acc", "i32.add", "local.set $acc"]
+            return ["local.tee $tmp", f"call $rep{g}", "local.get $acc", "i32.add", "local.set $acc",
+                    "local.get $tmp", f"call $drop{g}"]
+        res = f.result
+        if not (isinstance(res, Prim) and res.name in _INTS - {"bool"}):
+            raise UsageError(f"extension {self.ext.name!r}: {owner}: Reps needs an integer result")
+        walk = _Walk(act)
+        code = walk.params(f)
+        widen = ["i64.extend_i32_u"] if flatten(res)[0] == "i64" else []
+        return ["(local $acc i32)", "(local $tmp i32)", *walk.locals], [*code, "local.get $acc", *widen]
 
     def same_type(self, owner: str, f: MockFunction, imp: _Import) -> None:
         mine = ([t for _, t in f.params], f.result)
@@ -615,9 +628,8 @@ def _store_flat(t: ValueType, vals: list[list[str]], off: int) -> list[str]:
     return out
 
 
-def _static_handles(t: ValueType, owner: str, ext_name: str) -> list[tuple[int, int, HandleT]]:
-    """(flat index, memory offset, handle) of each handle in `t` outside lists and variants; a handle inside
-    one is refused (its position depends on the value: the generator does not drop borrows there)."""
+def _static_handles(t: ValueType) -> list[tuple[int, int, HandleT]]:
+    """(flat index, memory offset, handle) of each handle in `t` outside lists and variants."""
     if isinstance(t, HandleT):
         return [(0, 0, t)]
     if isinstance(t, RecordT | TupleT):
@@ -625,13 +637,10 @@ def _static_handles(t: ValueType, owner: str, ext_name: str) -> list[tuple[int, 
         out, flat_at, mem_at = [], 0, 0
         for m in members:
             mem_at = align_to(mem_at, alignment(m))
-            out += [(flat_at + a, mem_at + b, h) for a, b, h in _static_handles(m, owner, ext_name)]
+            out += [(flat_at + a, mem_at + b, h) for a, b, h in _static_handles(m)]
             flat_at += len(flatten(m))
             mem_at += size(m)
         return out
-    if isinstance(t, ListT | OptionT | ResultT | VariantT) and _has_borrow(t):
-        raise UsageError(f"extension {ext_name!r}: {owner}: a borrow inside a list, option, result or variant "
-                         "cannot be forwarded by a mock (only at the top level, in records and in tuples)")
     return []
 
 
@@ -653,22 +662,94 @@ def _handles_in(t: ValueType | None) -> list[HandleT]:
     return []
 
 
-def _has_borrow(t: ValueType | None) -> bool:
-    if isinstance(t, HandleT):
-        return t.kind == "borrow"
-    if isinstance(t, ListT):
-        return _has_borrow(t.element)
-    if isinstance(t, OptionT):
-        return _has_borrow(t.payload)
-    if isinstance(t, ResultT):
-        return _has_borrow(t.ok) or _has_borrow(t.err)
-    if isinstance(t, TupleT):
-        return any(_has_borrow(e) for e in t.elements)
-    if isinstance(t, RecordT):
-        return any(_has_borrow(f) for _, f in t.fields)
-    if isinstance(t, VariantT):
-        return any(_has_borrow(c) for _, c in t.cases)
-    return False
+_LOAD_BY_SIZE = {1: "i32.load8_u", 2: "i32.load16_u", 4: "i32.load"}
+
+
+class _Walk:
+    """Code visiting each handle in a value wherever it sits (variant cases by their discriminant, list
+    elements in a loop): `act(handle type)` is the code that consumes the handle's i32 from the stack,
+    None for handles to leave alone. `locals` are the locals the loops need."""
+
+    def __init__(self, act: Callable[[HandleT], list[str] | None]) -> None:
+        self.act = act
+        self.locals: list[str] = []
+
+    def wanted(self, t: ValueType | None) -> bool:
+        return any(self.act(h) is not None for h in _handles_in(t))
+
+    def params(self, f: MockFunction) -> list[str]:
+        """Every handle of the lifted function's parameters: flat locals, or the tuple `local 0` points to."""
+        if len(flatten_params(f.type)) > 16:
+            return self.memory(TupleT(tuple(t for _, t in f.params)), ["local.get 0"], 0)
+        out: list[str] = []
+        at = 0
+        for _, t in f.params:
+            n = len(flatten(t))
+            out += self.flat(t, [[f"local.get {i}"] for i in range(at, at + n)])
+            at += n
+        return out
+
+    def flat(self, t: ValueType, vals: list[list[str]]) -> list[str]:
+        if not self.wanted(t):
+            return []
+        if isinstance(t, HandleT):
+            return [*vals[0], *(self.act(t) or [])]
+        if isinstance(t, ListT):
+            return self.loop(t.element, vals[0], vals[1])
+        if isinstance(t, RecordT | TupleT):
+            members = [f for _, f in t.fields] if isinstance(t, RecordT) else list(t.elements)
+            out: list[str] = []
+            i = 0
+            for m in members:
+                n = len(flatten(m))
+                out += self.flat(m, vals[i:i + n])
+                i += n
+            return out
+        assert isinstance(t, VariantT | OptionT | ResultT), t
+        joined = flatten(t)[1:]
+        code: list[str] = []
+        for j, c in enumerate(case_types(t)):
+            if c is not None and self.wanted(c):
+                mine = [[*vals[1 + i], *_coerce(joined[i], w)] for i, w in enumerate(flatten(c))]
+                code += [*vals[0], f"i32.const {j}", "i32.eq", "if", *self.flat(c, mine), "end"]
+        return code
+
+    def memory(self, t: ValueType, addr: list[str], off: int) -> list[str]:
+        if not self.wanted(t):
+            return []
+        if isinstance(t, HandleT):
+            return [*addr, f"i32.load offset={off}", *(self.act(t) or [])]
+        if isinstance(t, ListT):
+            return self.loop(t.element, [*addr, f"i32.load offset={off}"], [*addr, f"i32.load offset={off + 4}"])
+        if isinstance(t, RecordT | TupleT):
+            members = [f for _, f in t.fields] if isinstance(t, RecordT) else list(t.elements)
+            out: list[str] = []
+            at = 0
+            for m in members:
+                at = align_to(at, alignment(m))
+                out += self.memory(m, addr, off + at)
+                at += size(m)
+            return out
+        assert isinstance(t, VariantT | OptionT | ResultT), t
+        cases = case_types(t)
+        dsize = discriminant_size(len(cases))
+        payload_at = off + align_to(dsize, max((alignment(c) for c in cases if c is not None), default=1))
+        code: list[str] = []
+        for j, c in enumerate(cases):
+            if c is not None and self.wanted(c):
+                code += [*addr, f"{_LOAD_BY_SIZE[dsize]} offset={off}", f"i32.const {j}", "i32.eq", "if",
+                         *self.memory(c, addr, payload_at), "end"]
+        return code
+
+    def loop(self, element: ValueType, ptr: list[str], n: list[str]) -> list[str]:
+        d = len(self.locals) // 2
+        self.locals += [f"(local $wp{d} i32)", f"(local $wn{d} i32)"]
+        return [*n, f"local.set $wn{d}", *ptr, f"local.set $wp{d}", f"block $wb{d}", f"loop $wl{d}",
+                f"local.get $wn{d}", "i32.eqz", f"br_if $wb{d}",
+                *self.memory(element, [f"local.get $wp{d}"], 0),
+                f"local.get $wp{d}", f"i32.const {size(element)}", "i32.add", f"local.set $wp{d}",
+                f"local.get $wn{d}", "i32.const 1", "i32.sub", f"local.set $wn{d}",
+                f"br $wl{d}", "end", "end"]
 
 
 def _sig(params: Sequence[str], results: Sequence[str]) -> str:
