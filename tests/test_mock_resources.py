@@ -11,7 +11,7 @@ import pytest
 import wasmtime
 from wasmtime import component as c
 
-from harness.model._errors import BadArgumentsError, StaleHandleError, UsageError
+from harness.model._errors import BadArgumentsError, StaleHandleError, TrapError, UsageError
 from harness.model._witypes import HandleT, render
 from harness.pipeline._wasmtypes import from_wasmtime_item, resource_names
 from harness.runtime._handles import Handle
@@ -27,6 +27,7 @@ from harness.testing import (
     New,
     Rep,
     Reps,
+    Trap,
     borrow,
     constructor,
     ext,
@@ -35,6 +36,7 @@ from harness.testing import (
     list_of,
     method,
     own,
+    record,
     static,
     to_wat,
     write_extension,
@@ -171,3 +173,32 @@ def test_a_consumers_export_names_the_imported_resource(host: Host) -> None:
     with _user(host, "new", 1) as h:
         assert repr(h) == "<handle counter of user (live)>"  # not `resource`: the import names it
         assert h.type == HandleT("own", "counter", "test:res/counter")
+
+
+def test_an_own_given_for_a_call_that_fails_before_the_provider_runs_is_dropped_not_leaked(tmp_path: Path) -> None:
+    """user#pair(a, b) forwards a fresh own `a` and a stale borrow `b`: the hop refuses `b` after it
+    took `a` from the link's table; `a` was given away by the consumer and never reached the provider,
+    so the provider's resource is dropped (its destructor runs) instead of living on unreachable.
+    `pair` takes the flat path of the proxy, `pair-rec` (handles nested) the general one."""
+    lib = iface(LIB, fn("make", [], own("counter"), New()),
+                fn("pair", [("a", own("counter")), ("b", borrow("counter"))], U32, Reps()),
+                fn("pair-rec", [("x", record(a=own("counter"), b=list_of(borrow("counter"))))], U32, Reps()),
+                fn("live", [], U32, Live("counter")), fn("dropped", [], U32, Dropped("counter")),
+                fn("boom", [], None, Trap()))
+    user = ext("user", imports=[lib], exports=[iface(
+        USER, fn("make", [], R, Forward(LIB, "make")),
+        fn("pair", [("a", R), ("b", B)], U32, Forward(LIB, "pair")),
+        fn("pair-rec", [("x", record(a=R, b=list_of(B)))], U32, Forward(LIB, "pair-rec")))])
+    write_extension(ext("prov", exports=[lib]), tmp_path)
+    write_extension(user, tmp_path)
+    with Host.load(tmp_path / "prov", tmp_path / "user", cache_dir=str(tmp_path)) as host:
+        for f, args in (("pair", lambda a, b: (a, b)), ("pair-rec", lambda a, b: ({"a": a, "b": [b]},))):
+            old = _user(host, "make")
+            with pytest.raises(TrapError):
+                _prov(host, "boom")  # the provider restarts: `old` is stale
+            fresh = _user(host, "make")
+            assert _prov(host, "live") == 1
+            with pytest.raises(StaleHandleError):
+                _user(host, f, *args(fresh, old))
+            assert _prov(host, "live") == 0 and _prov(host, "dropped") == 1, f
+            assert host.held_handles("prov") == {}

@@ -314,6 +314,8 @@ class ResourceProxy(Proxy):
                 results[0].of.resource = anyp
             return 0
         except BaseException as e:  # never into C
+            if done and isinstance(e, CallError):  # a handle refused: the call never ran, with the owns taken
+                _drop_unsent(bound.store._context(), [arr[i].of.resource for i in done])
             return self._failed(rt, ctx, e)
         finally:
             for i in done:
@@ -343,10 +345,21 @@ class ResourceProxy(Proxy):
             pstore = bound.store
             # the caller's values, its handles swapped for the provider's resources
             values = [ty.convert_from_c(args[i]) for i, ty in enumerate(bound.param_types)]
-            for i, (_, pt) in enumerate(self.sig.params):
-                m = mapper(pt, lambda t, v: table.take(t, v, cstore, key))
-                if m is not None:
-                    values[i] = m(values[i])
+            taken: list[ResourceAny] = []
+
+            def take(t: HandleT, v: Any) -> Any:
+                res = table.take(t, v, cstore, key)
+                if t.kind == "own":
+                    taken.append(res)
+                return res
+            try:
+                for i, (_, pt) in enumerate(self.sig.params):
+                    m = mapper(pt, take)
+                    if m is not None:
+                        values[i] = m(values[i])
+            except CallError:  # a handle refused: the call never runs, with the owns already taken
+                _drop_unsent(pstore._context(), [res.ptr() for res in taken])
+                raise
             arr = (_VAL * len(values))()
             for i, ty in enumerate(bound.param_types):
                 ty.convert_to_c(pstore, values[i], ctypes.pointer(arr[i]))
@@ -368,6 +381,16 @@ class ResourceProxy(Proxy):
             if arr is not None:
                 free_vals(arr, len(arr))
             gate.leave(rt, ctx, room, levels)
+
+
+def _drop_unsent(provider_ctx: Any, resources: list[Any]) -> None:
+    """Owns a consumer gave for a call that was refused before the provider ran (a later handle was
+    stale or foreign): nobody holds them any more, so they are dropped in the provider (its destructors
+    run) instead of staying alive and unreachable in its Store. Called with the provider taken."""
+    for ptr in resources:
+        err = ffi.wasmtime_component_resource_any_drop(provider_ctx, ptr)
+        if err:  # a destructor that traps: the call fails anyway, with the refusal
+            error_text(err)
 
 
 def resource_dtor(gate: Gate, table: HandleTable) -> Callable[[Any, int], None]:
