@@ -21,6 +21,7 @@ builds, once per type, a function that rewrites only the handles in a wasmtime-p
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import threading
@@ -315,7 +316,7 @@ class ResourceProxy(Proxy):
             return 0
         except BaseException as e:  # never into C
             if done and isinstance(e, CallError):  # a handle refused: the call never ran, with the owns taken
-                _drop_unsent(bound.store._context(), [arr[i].of.resource for i in done])
+                _drop_unsent(bound.store, [arr[i].of.resource for i in done])
             return self._failed(rt, ctx, e)
         finally:
             for i in done:
@@ -358,7 +359,7 @@ class ResourceProxy(Proxy):
                     if m is not None:
                         values[i] = m(values[i])
             except CallError:  # a handle refused: the call never runs, with the owns already taken
-                _drop_unsent(pstore._context(), [res.ptr() for res in taken])
+                _drop_unsent(pstore, [res.ptr() for res in taken])
                 raise
             arr = (_VAL * len(values))()
             for i, ty in enumerate(bound.param_types):
@@ -383,14 +384,13 @@ class ResourceProxy(Proxy):
             gate.leave(rt, ctx, room, levels)
 
 
-def _drop_unsent(provider_ctx: Any, resources: list[Any]) -> None:
+def _drop_unsent(provider_store: Any, resources: list[Any]) -> None:
     """Owns a consumer gave for a call that was refused before the provider ran (a later handle was
     stale or foreign): nobody holds them any more, so they are dropped in the provider (its destructors
     run) instead of staying alive and unreachable in its Store. Called with the provider taken."""
-    for ptr in resources:
-        err = ffi.wasmtime_component_resource_any_drop(provider_ctx, ptr)
-        if err:  # a destructor that traps: the call fails anyway, with the refusal
-            error_text(err)
+    for ptr in resources:  # each through a copy of the pointer: the caller deletes its own
+        with contextlib.suppress(Exception):  # a destructor that traps: the call fails anyway, with the refusal
+            ResourceAny._from_ptr(_any_clone(ptr)).drop(provider_store)
 
 
 def resource_dtor(gate: Gate, table: HandleTable) -> Callable[[Any, int], None]:
