@@ -45,12 +45,15 @@ HOOKS: dict[str, set[str]] = {
         # resource handles across links (runtime/_handles.py)
         "WASMTIME_COMPONENT_RESOURCE", "wasmtime_component_resource_any_t", "wasmtime_component_resource_host_t",
         "wasmtime_component_resource_host_new", "wasmtime_component_resource_host_to_any",
+        "wasmtime_component_resource_any_drop",
     },
     "wasmtime._bindings": {"_wasmtime_component_func_call", "_wasmtime_component_val_delete",
                            "_wasmtime_error_delete", "_wasmtime_error_new",
                            "_wasmtime_component_resource_any_clone", "_wasmtime_component_resource_any_delete",
                            "_wasmtime_component_resource_any_to_host", "_wasmtime_component_resource_host_delete",
-                           "_wasmtime_component_resource_host_rep", "_wasmtime_component_resource_host_type"},
+                           "_wasmtime_component_resource_host_rep", "_wasmtime_component_resource_host_type",
+                           "_wasmtime_component_resource_any_drop", "_wasmtime_component_resource_host_new",
+                           "_wasmtime_component_resource_host_to_any"},
     "wasmtime.component._enter": {"LAST_EXCEPTION"},
     # a private classmethod of a public class: a resource handle from a raw pointer (runtime/_handles.py)
     "wasmtime.component.ResourceAny._from_ptr": set(),
@@ -79,6 +82,9 @@ SIGNATURES: dict[str, tuple[list[str], str | None]] = {
     "wasmtime_component_resource_any_delete": (["LP_wasmtime_component_resource_any"], None),
     "wasmtime_component_resource_host_to_any": (["LP_wasmtime_context", "LP_wasmtime_component_resource_host",
                                                  "LP_LP_wasmtime_component_resource_any"], "LP_wasmtime_error"),
+    "wasmtime_component_resource_any_drop": (["LP_wasmtime_context", "LP_wasmtime_component_resource_any"],
+                                             "LP_wasmtime_error"),
+    "wasmtime_component_resource_host_new": (["c_bool", "c_uint", "c_uint"], "LP_wasmtime_component_resource_host"),
     "wasmtime_component_vallist_delete": (["LP_wasmtime_component_vallist"], None),
     "wasmtime_component_vallist_new_uninit": (["LP_wasmtime_component_vallist", "size_t"], None),
     "wasmtime_error_delete": (["LP_wasmtime_error"], None),
@@ -230,7 +236,7 @@ def test_a_raw_call_through_func_func_and_store_context(add: tuple[wasmtime.Stor
 def test_the_untyped_call_passes_ready_objects_and_returns_the_error_address(
         add: tuple[wasmtime.Store, Callable[[str], Any]]) -> None:
     """harness calls `wasmtime_component_func_call` without wasmtime-py's argument types (see
-    `_calls._lean`): pointers as `c_void_p`, counts as `size_t` objects, the error as an int."""
+    `_calls.lean`): pointers as `c_void_p`, counts as `size_t` objects, the error as an int."""
     from harness.runtime._calls import SIZES, _func_call, error_text
     store, func = add
     f, boom = func("add"), func("boom")

@@ -45,12 +45,12 @@ from ._fastpath import ArgumentProblem, compile_lift, compile_lower, free_vals
 from ._values import ValueMisfit, describe_misfit, lifter, lowerer
 
 __all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_context", "error_text",
-           "forget_stock_exception", "stock_failure"]
+           "forget_stock_exception", "lean", "stock_failure"]
 
 _VAL = ffi.wasmtime_component_val_t
 
 
-def _lean(typed: Any) -> Any:
+def lean(typed: Any, restype: Any = ctypes.c_void_p) -> Any:
     """The C function behind one of wasmtime-py's bindings, called without its declared types.
 
     wasmtime-py's binding of `wasmtime_component_func_call` converts each of its six
@@ -59,13 +59,14 @@ def _lean(typed: Any) -> Any:
     (`c_void_p`, `c_size_t`, arrays, pointers) as they are; the result is a plain int
     (0 or None: success). Callers pass only such objects, never a bare Python int (it
     would go as a C int). The GIL is released during the call as with the typed binding.
+    `restype` is the C result type (`c_uint32` for a rep, None for void).
     """
-    fn: Any = ctypes.CFUNCTYPE(ctypes.c_void_p)(ctypes.cast(typed, ctypes.c_void_p).value or 0)
+    fn: Any = ctypes.CFUNCTYPE(restype)(ctypes.cast(typed, ctypes.c_void_p).value or 0)
     fn.argtypes = None
     return fn
 
 
-_func_call = _lean(_raw._wasmtime_component_func_call)
+_func_call = lean(_raw._wasmtime_component_func_call)
 
 
 class _Sizes(dict[int, ctypes.c_size_t]):

@@ -47,7 +47,7 @@ from ..model._witypes import (
     has_handle,
     render,
 )
-from ._calls import current_context, error_text, new_error
+from ._calls import SIZES, _func_call, classify_error, current_context, error_text, lean, new_error
 from ._fastpath import free_vals
 from ._proxy import PROXIES, Proxy, provider_failed
 from ._values import _exact as exact_classes
@@ -65,12 +65,19 @@ _VAL = ffi.wasmtime_component_val_t
 _HOST_PTR = ctypes.POINTER(ffi.wasmtime_component_resource_host_t)
 _ANY_PTR = ctypes.POINTER(ffi.wasmtime_component_resource_any_t)
 _byref = ctypes.byref
-_to_host = _raw._wasmtime_component_resource_any_to_host
-_host_rep = _raw._wasmtime_component_resource_host_rep
-_host_type = _raw._wasmtime_component_resource_host_type
-_host_delete = _raw._wasmtime_component_resource_host_delete
 _any_clone = _raw._wasmtime_component_resource_any_clone
 _any_delete = _raw._wasmtime_component_resource_any_delete
+# untyped (`_calls.lean`): the flat proxy's and the destructor's calls, about 0.3 µs each less
+_to_host = lean(_raw._wasmtime_component_resource_any_to_host)
+_host_rep = lean(_raw._wasmtime_component_resource_host_rep, ctypes.c_uint32)
+_host_type = lean(_raw._wasmtime_component_resource_host_type, ctypes.c_uint32)
+_host_delete = lean(_raw._wasmtime_component_resource_host_delete, None)
+_host_new = _raw._wasmtime_component_resource_host_new  # typed: its bool and u32 arguments
+_host_to_any = lean(_raw._wasmtime_component_resource_host_to_any)
+_any_drop = lean(_raw._wasmtime_component_resource_any_drop)
+_RESOURCE = ffi.WASMTIME_COMPONENT_RESOURCE.value
+_VAL_SIZE = ctypes.sizeof(_VAL)
+_ONE = SIZES[1]
 _kinds = itertools.count(0x6568_0000)  # host resource type ids: unique per table and resource
 _Mapper = Callable[[Any], Any]
 
@@ -143,6 +150,7 @@ class HandleTable:
         self._lock = threading.Lock()
         self.consumer_rt: ExtensionRuntime | None = None  # set once linked
         self.consumer_gen = 0  # the consumer's instance the entries belong to
+        self.drop_key: str | None = None  # the provider function `drop` enters it under
 
     def sweep_if_restarted(self) -> None:
         """The consumer restarted (its Store, and the handles in it, are gone): drop what it held.
@@ -220,13 +228,22 @@ class HandleTable:
         rt = self.provider
         if entry is None or entry[0] != rt.generation or rt.store is None:
             return  # moved, or its Store is gone: nothing to drop (never touch an old Store)
-        key = next(iter(rt.function_keys()), "")
+        key = self.drop_key
+        if key is None:  # any export: `enter` hands out a live function of the provider
+            key = self.drop_key = next(iter(rt.function_keys()), "")
         ctx = current_context()
         room, levels = ctx.room, ctx.levels
-        gate.enter(rt, ctx, key)
+        bound = gate.enter(rt, ctx, key)
         try:
             if entry[0] == rt.generation and rt.store is not None:
-                entry[1].drop(rt.store)
+                err = _any_drop(bound._ctx, entry[1].ptr())
+                if err:  # its destructor trapped: the provider's Store is lost, as after any trap
+                    failure = classify_error(error_text(err), extension=rt.name,
+                                             function=f"{entry[2][0]}#[dtor]{entry[2][1]}", chain=ctx.chain())
+                    if ctx.pending is None:
+                        ctx.pending = failure
+                    rt.mark_faulted(failure.code)
+                    raise failure
         finally:
             gate.leave(rt, ctx, room, levels)
 
@@ -239,7 +256,7 @@ class ResourceProxy(Proxy):
     """A proxy for a function whose signature holds handles: slower than `Proxy` (values are
     built in Python to translate the handles), used only for such functions."""
 
-    __slots__ = ("arr_type", "flat", "own_result", "sig", "slots", "table")
+    __slots__ = ("arr_type", "flat", "out", "own_result", "scratch", "sig", "slots", "table")
 
     def __init__(self, gate: Gate, consumer: str, provider: ExtensionRuntime, key: str, sig: FuncT,
                  table: HandleTable) -> None:
@@ -254,6 +271,9 @@ class ResourceProxy(Proxy):
         self.own_result = r if isinstance(r, HandleT) else None
         self.flat = flat_params and (r is None or isinstance(r, HandleT) or not has_handle(r))
         self.arr_type = _VAL * max(len(sig.params), 1)
+        hp = ctypes.c_void_p()  # a `resource_host_t*` the flat path reads a handle into
+        self.scratch = (hp, _byref(hp))
+        self.out = (_VAL * 1)()  # an own result, read as soon as the call returns (as `BoundFunc.result_slot`)
 
     def forward_flat(self, cptr: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
         gate = self.gate
@@ -276,43 +296,48 @@ class ResourceProxy(Proxy):
         done: list[int] = []
         lent: list[ResourceAny] = []
         try:
-            ctypes.memmove(arr, args, ctypes.sizeof(_VAL) * nargs)  # the caller keeps what its values own
-            for i, t in self.slots:
-                hp = _HOST_PTR()
-                err = _to_host(cptr, args[i].of.resource, _byref(hp))
-                if err:
-                    error_text(err)
-                    raise table._foreign(t, key)
-                rep = _host_rep(hp)
-                kind = _host_type(hp)
-                _host_delete(hp)
-                res = table.take_rep(t, rep, kind, key)
-                if t.kind == "own":
-                    arr[i].of.resource = res._consume()
-                    done.append(i)
-                else:  # the call reads its arguments, never takes them: lend the table's own pointer
-                    arr[i].of.resource = res.ptr()
-                    lent.append(res)  # (kept alive until the call returns)
+            ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
+            if self.slots:
+                hp, hp_ref = self.scratch  # the provider is held: no other thread uses them meanwhile
+                for i, t in self.slots:
+                    err = _to_host(cptr, args[i].of.resource, hp_ref)
+                    if err:  # not a host resource: not one of ours
+                        error_text(err)  # (frees it)
+                        raise table._foreign(t, key)
+                    rep = _host_rep(hp)
+                    kind = _host_type(hp)
+                    _host_delete(hp)
+                    res = table.take_rep(t, rep, kind, key)
+                    if t.kind == "own":
+                        arr[i].of.resource = res._consume()
+                        done.append(i)
+                    else:  # the call reads its arguments, never takes them: lend the table's own pointer
+                        arr[i].of.resource = res.ptr()
+                        lent.append(res)  # (kept alive until the call returns)
             own = self.own_result
             if own is None:
-                err = bound.raw_call(arr, nargs, results, nresults)
+                err = _func_call(bound._fref, bound._ctx, arr, SIZES[nargs], results, SIZES[nresults])
             else:
-                out = (_VAL * 1)()
-                err = bound.raw_call(arr, nargs, out, 1)
+                out = self.out  # read before any other call of this proxy can write it
+                err = _func_call(bound._fref, bound._ctx, arr, SIZES[nargs], out, _ONE)
             if err:
                 return provider_failed(rt, key, ctx, err)
             if own is not None:
-                provided = bound.result_type.convert_from_c(out[0])  # takes the pointer out of `out`
-                hp = ffi.wasmtime_component_resource_host_new(True, *table.put_rep(own, provided))
+                slot = out[0].of
+                # take the pointer out of `out`: a copy (a field read is a view into `out`), then NULL
+                provided = ResourceAny._from_ptr(ctypes.cast(slot.resource, _ANY_PTR))
+                slot.resource = None
+                hp = _host_new(True, *table.put_rep(own, provided))
                 anyp = _ANY_PTR()
                 try:
-                    err = ffi.wasmtime_component_resource_host_to_any(cptr, hp, _byref(anyp))
+                    err = _host_to_any(cptr, hp, _byref(anyp))
                 finally:
                     _host_delete(hp)
                 if err:
                     raise RuntimeError(error_text(err))
-                results[0].kind = ffi.WASMTIME_COMPONENT_RESOURCE
-                results[0].of.resource = anyp
+                res0 = results[0]
+                res0.kind = _RESOURCE
+                res0.of.resource = anyp
             return 0
         except BaseException as e:  # never into C
             if done and isinstance(e, CallError):  # a handle refused: the call never ran, with the owns taken
