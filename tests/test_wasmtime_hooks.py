@@ -45,7 +45,8 @@ HOOKS: dict[str, set[str]] = {
         # resource handles across links (runtime/_handles.py)
         "WASMTIME_COMPONENT_RESOURCE", "wasmtime_component_resource_any_t", "wasmtime_component_resource_host_t",
         "wasmtime_component_resource_host_new", "wasmtime_component_resource_host_to_any",
-        "wasmtime_component_resource_any_drop",
+        "wasmtime_component_resource_any_drop", "wasmtime_component_linker_instance_add_resource",
+        "wasmtime_component_resource_destructor_t",
     },
     "wasmtime._bindings": {"_wasmtime_component_func_call", "_wasmtime_component_val_delete",
                            "_wasmtime_error_delete", "_wasmtime_error_new",
@@ -71,6 +72,10 @@ SIGNATURES: dict[str, tuple[list[str], str | None]] = {
     "wasmtime_component_linker_instance_add_func": (["LP_wasmtime_component_linker_instance_t", "LP_c_char",
                                                      "size_t", "CFunctionType", "c_void_p", "CFunctionType"],
                                                     "LP_wasmtime_error"),
+    "wasmtime_component_linker_instance_add_resource": (["LP_wasmtime_component_linker_instance_t", "LP_c_char",
+                                                         "size_t", "LP_wasmtime_component_resource_type",
+                                                         "CFunctionType", "c_void_p", "CFunctionType"],
+                                                        "LP_wasmtime_error"),
     "wasmtime_component_val_delete": (["LP_wasmtime_component_val"], None),
     "wasmtime_component_resource_any_to_host": (["LP_wasmtime_context", "LP_wasmtime_component_resource_any",
                                                  "LP_LP_wasmtime_component_resource_host"], "LP_wasmtime_error"),
@@ -192,6 +197,9 @@ def test_the_c_functions_have_the_signatures_the_fast_paths_pass() -> None:
                                                  "LP_wasmtime_component_val", "size_t", "LP_wasmtime_component_val",
                                                  "size_t"]
     assert _name(cb._restype_) == "size_t"
+    dtor = _ffi.wasmtime_component_resource_destructor_t  # (data, context, rep) -> error address
+    assert [_name(t) for t in dtor._argtypes_] == ["c_void_p", "LP_wasmtime_context", "c_uint"]
+    assert _name(dtor._restype_) == "size_t"
 
 
 def test_the_value_layout_the_fast_paths_write() -> None:

@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
     from ._gate import Gate
 
-__all__ = ["Handle", "HandleTable", "ResourceProxy", "api_args", "api_result", "give_away", "has_handle", "mapper",
-           "resource_dtor", "resource_proxy_callback"]
+__all__ = ["Handle", "HandleTable", "ResourceDrop", "ResourceProxy", "api_args", "api_result", "give_away",
+           "has_handle", "mapper", "resource_drop_callback", "resource_proxy_callback"]
 
 _VAL = ffi.wasmtime_component_val_t
 # the C functions themselves, without wasmtime-py's wrappers: the flat proxy's hot path
@@ -72,7 +72,8 @@ _to_host = lean(_raw._wasmtime_component_resource_any_to_host)
 _host_rep = lean(_raw._wasmtime_component_resource_host_rep, ctypes.c_uint32)
 _host_type = lean(_raw._wasmtime_component_resource_host_type, ctypes.c_uint32)
 _host_delete = lean(_raw._wasmtime_component_resource_host_delete, None)
-_host_new = _raw._wasmtime_component_resource_host_new  # typed: its bool and u32 arguments
+# (bool, u32, u32): Python ints go untyped as C ints, whose 32 bits are the u32's
+_host_new = lean(_raw._wasmtime_component_resource_host_new, _HOST_PTR)
 _host_to_any = lean(_raw._wasmtime_component_resource_host_to_any)
 _any_drop = lean(_raw._wasmtime_component_resource_any_drop)
 _RESOURCE = ffi.WASMTIME_COMPONENT_RESOURCE.value
@@ -292,12 +293,13 @@ class ResourceProxy(Proxy):
             except BaseException as e:  # a destructor that traps: this call's failure
                 gate.leave(rt, ctx, room, levels)
                 return self._failed(rt, ctx, e)
-        arr = self.arr_type()
         done: list[int] = []
         lent: list[ResourceAny] = []
+        arr = args  # no handle among the arguments (a constructor): the caller's array as it is
         try:
-            ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
             if self.slots:
+                arr = self.arr_type()
+                ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
                 hp, hp_ref = self.scratch  # the provider is held: no other thread uses them meanwhile
                 for i, t in self.slots:
                     err = _to_host(cptr, args[i].of.resource, hp_ref)
@@ -327,7 +329,8 @@ class ResourceProxy(Proxy):
                 # take the pointer out of `out`: a copy (a field read is a view into `out`), then NULL
                 provided = ResourceAny._from_ptr(ctypes.cast(slot.resource, _ANY_PTR))
                 slot.resource = None
-                hp = _host_new(True, *table.put_rep(own, provided))
+                rep, kind = table.put_rep(own, provided)
+                hp = _host_new(1, rep, kind)
                 anyp = _ANY_PTR()
                 try:
                     err = _host_to_any(cptr, hp, _byref(anyp))
@@ -418,16 +421,32 @@ def _drop_unsent(provider_store: Any, resources: list[Any]) -> None:
             ResourceAny._from_ptr(_any_clone(ptr)).drop(provider_store)
 
 
-def resource_dtor(gate: Gate, table: HandleTable) -> Callable[[Any, int], None]:
-    def dtor(_store: Any, rep: int) -> None:
-        try:
-            table.drop(gate, rep)
-        except CallError as e:
-            ctx = current_context()
-            if ctx.pending is None:
-                ctx.pending = e
-            raise
-    return dtor
+class ResourceDrop(Proxy):
+    """The destructor of a proxied resource type in a consumer's linker: the consumer dropped its
+    handle, so the provider's resource is dropped (`HandleTable.drop`). Registered raw, as proxies
+    are, so a drop costs no wasmtime-py glue."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, gate: Gate, consumer: str, provider: ExtensionRuntime, label: str,
+                 table: HandleTable) -> None:
+        super().__init__(gate, consumer, provider, label)
+        self.table = table
+
+
+@ffi.wasmtime_component_resource_destructor_t  # type: ignore[untyped-decorator]
+def resource_drop_callback(data: Any, _context: Any, rep: int) -> int:
+    """The C destructor of every proxied resource type; never raises into C."""
+    try:
+        drop = PROXIES[data or 0]
+        assert isinstance(drop, ResourceDrop)
+    except BaseException as e:  # pragma: no cover - a destructor outliving its host
+        return new_error(f"ext-harness: resource drop failed: {e!r}")
+    try:
+        drop.table.drop(drop.gate, rep)
+        return 0
+    except BaseException as e:  # never into C
+        return drop._failed(drop.provider, current_context(), e)
 
 
 @ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]

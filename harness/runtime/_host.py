@@ -58,12 +58,13 @@ from ._fastpath import ArgumentProblem
 from ._gate import Gate
 from ._handles import (
     HandleTable,
+    ResourceDrop,
     ResourceProxy,
     api_args,
     api_result,
     give_away,
     has_handle,
-    resource_dtor,
+    resource_drop_callback,
     resource_proxy_callback,
 )
 from ._proxy import PROXIES, Proxy, proxy_callback, proxy_finalize, register
@@ -423,7 +424,19 @@ class Host:
         with root.add_instance(import_name) as inst:
             for rname, ritem in item.exports:
                 if isinstance(ritem, ResourceItem):  # a host type here; handles go through `table`
-                    inst.add_resource(rname, table.resource_type(iface, rname), resource_dtor(self._gate, table))
+                    drop = ResourceDrop(self._gate, consumer, provider, f"{iface}#[dtor]{rname}", table)
+                    pid = register(drop)
+                    self._proxy_keys.append(pid)
+                    raw = rname.encode("utf-8")
+                    rtype = table.resource_type(iface, rname)  # alive until the linker has copied it
+                    err = ffi.wasmtime_component_linker_instance_add_resource(
+                        inst.ptr(), ctypes.create_string_buffer(raw), len(raw), rtype.ptr(),
+                        resource_drop_callback, pid, proxy_finalize)
+                    del rtype
+                    if err:
+                        raise _LinkFailure("instantiation-failed", import_name,
+                                           f"{consumer}: cannot define the resource {import_name}#{rname}: "
+                                           f"{error_text(err)}")
             for fname, sig in item.funcs():
                 key = f"{export_name}#{fname}"
                 slow = has_handle(sig)
