@@ -49,7 +49,7 @@ from ..model._witypes import (
 )
 from ._calls import SIZES, _func_call, classify_error, current_context, error_text, lean, new_error
 from ._fastpath import free_vals
-from ._proxy import PROXIES, Proxy, provider_failed
+from ._proxy import PROXIES, Proxy, provider_failed, proxy_callback
 from ._values import _exact as exact_classes
 from ._values import is_tagged
 
@@ -57,8 +57,9 @@ if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
     from ._gate import Gate
 
-__all__ = ["Handle", "HandleTable", "ResourceDrop", "ResourceProxy", "api_args", "api_result", "give_away",
-           "has_handle", "mapper", "resource_drop_callback", "resource_proxy_callback"]
+__all__ = ["Handle", "HandleTable", "ResourceDrop", "ResourceProxy", "api_args", "api_result", "callback_of",
+           "give_away", "has_handle", "mapper", "resource_drop_callback", "resource_flat_callback",
+           "resource_proxy_callback"]
 
 _VAL = ffi.wasmtime_component_val_t
 # the C functions themselves, without wasmtime-py's wrappers: the flat proxy's hot path
@@ -237,7 +238,9 @@ class HandleTable:
         bound = gate.enter(rt, ctx, key)
         try:
             if entry[0] == rt.generation and rt.store is not None:
-                err = _any_drop(bound._ctx, entry[1].ptr())
+                ptr = entry[1]._consume()  # freed here rather than by the wrapper's finalizer
+                err = _any_drop(bound._ctx, ptr)
+                _any_delete(ptr)
                 if err:  # its destructor trapped: the provider's Store is lost, as after any trap
                     failure = classify_error(error_text(err), extension=rt.name,
                                              function=f"{entry[2][0]}#[dtor]{entry[2][1]}", chain=ctx.chain())
@@ -257,7 +260,7 @@ class ResourceProxy(Proxy):
     """A proxy for a function whose signature holds handles: slower than `Proxy` (values are
     built in Python to translate the handles), used only for such functions."""
 
-    __slots__ = ("arr_type", "flat", "out", "own_result", "scratch", "sig", "slots", "table")
+    __slots__ = ("arr_type", "flat", "lend_arr", "out", "own_result", "scratch", "sig", "slots", "table")
 
     def __init__(self, gate: Gate, consumer: str, provider: ExtensionRuntime, key: str, sig: FuncT,
                  table: HandleTable) -> None:
@@ -267,7 +270,9 @@ class ResourceProxy(Proxy):
         # Handles only at the top level (the usual case: methods, constructors, `make`): the
         # caller's C array is copied as it is and only the handle slots are rewritten in C.
         flat_params = all(isinstance(t, HandleT) or not has_handle(t) for _, t in sig.params)
-        self.slots = [(i, t) for i, (_, t) in enumerate(sig.params) if isinstance(t, HandleT)]
+        # (index, type, host type id, own?) of each handle parameter
+        self.slots = [(i, t, table.kind(t.interface, t.resource), t.kind == "own")
+                      for i, (_, t) in enumerate(sig.params) if isinstance(t, HandleT)]
         r = sig.result
         self.own_result = r if isinstance(r, HandleT) else None
         self.flat = flat_params and (r is None or isinstance(r, HandleT) or not has_handle(r))
@@ -275,81 +280,7 @@ class ResourceProxy(Proxy):
         hp = ctypes.c_void_p()  # a `resource_host_t*` the flat path reads a handle into
         self.scratch = (hp, _byref(hp))
         self.out = (_VAL * 1)()  # an own result, read as soon as the call returns (as `BoundFunc.result_slot`)
-
-    def forward_flat(self, cptr: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
-        gate = self.gate
-        ctx = current_context()
-        rt = self.provider
-        room, levels = ctx.room, ctx.levels
-        table = self.table
-        key = self.key
-        try:
-            bound = gate.enter(rt, ctx, key)
-        except BaseException as e:  # never into C
-            return self._failed(rt, ctx, e)
-        if table.consumer_gen != getattr(table.consumer_rt, "generation", 0):
-            try:
-                table.sweep_if_restarted()
-            except BaseException as e:  # a destructor that traps: this call's failure
-                gate.leave(rt, ctx, room, levels)
-                return self._failed(rt, ctx, e)
-        done: list[int] = []
-        lent: list[ResourceAny] = []
-        arr = args  # no handle among the arguments (a constructor): the caller's array as it is
-        try:
-            if self.slots:
-                arr = self.arr_type()
-                ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
-                hp, hp_ref = self.scratch  # the provider is held: no other thread uses them meanwhile
-                for i, t in self.slots:
-                    err = _to_host(cptr, args[i].of.resource, hp_ref)
-                    if err:  # not a host resource: not one of ours
-                        error_text(err)  # (frees it)
-                        raise table._foreign(t, key)
-                    rep = _host_rep(hp)
-                    kind = _host_type(hp)
-                    _host_delete(hp)
-                    res = table.take_rep(t, rep, kind, key)
-                    if t.kind == "own":
-                        arr[i].of.resource = res._consume()
-                        done.append(i)
-                    else:  # the call reads its arguments, never takes them: lend the table's own pointer
-                        arr[i].of.resource = res.ptr()
-                        lent.append(res)  # (kept alive until the call returns)
-            own = self.own_result
-            if own is None:
-                err = _func_call(bound._fref, bound._ctx, arr, SIZES[nargs], results, SIZES[nresults])
-            else:
-                out = self.out  # read before any other call of this proxy can write it
-                err = _func_call(bound._fref, bound._ctx, arr, SIZES[nargs], out, _ONE)
-            if err:
-                return provider_failed(rt, key, ctx, err)
-            if own is not None:
-                slot = out[0].of
-                # take the pointer out of `out`: a copy (a field read is a view into `out`), then NULL
-                provided = ResourceAny._from_ptr(ctypes.cast(slot.resource, _ANY_PTR))
-                slot.resource = None
-                rep, kind = table.put_rep(own, provided)
-                hp = _host_new(1, rep, kind)
-                anyp = _ANY_PTR()
-                try:
-                    err = _host_to_any(cptr, hp, _byref(anyp))
-                finally:
-                    _host_delete(hp)
-                if err:
-                    raise RuntimeError(error_text(err))
-                res0 = results[0]
-                res0.kind = _RESOURCE
-                res0.of.resource = anyp
-            return 0
-        except BaseException as e:  # never into C
-            if done and isinstance(e, CallError):  # a handle refused: the call never ran, with the owns taken
-                _drop_unsent(bound.store, [arr[i].of.resource for i in done])
-            return self._failed(rt, ctx, e)
-        finally:
-            for i in done:
-                _any_delete(arr[i].of.resource)
-            gate.leave(rt, ctx, room, levels)
+        self.lend_arr = self.arr_type() if self.slots and not any(owned for *_, owned in self.slots) else None
 
     def forward_ctx(self, store_ptr: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
         gate = self.gate
@@ -450,16 +381,113 @@ def resource_drop_callback(data: Any, _context: Any, rep: int) -> int:
 
 
 @ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
+def resource_flat_callback(data: Any, cptr: Any, _ty: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
+    """The C callback of a proxy whose handles are all at the top level of its signature (methods,
+    constructors, `make`): the caller's C array is copied and only the handle slots are rewritten;
+    never raises into C. One function, as `proxy_callback` is: a chain keeps one frame per hop."""
+    try:
+        self: ResourceProxy = PROXIES[data or 0]  # type: ignore[assignment]
+        gate = self.gate
+        ctx = current_context()
+        rt = self.provider
+        room, levels = ctx.room, ctx.levels
+        table = self.table
+        key = self.key
+    except BaseException as e:  # pragma: no cover - a proxy outliving its host
+        return new_error(f"ext-harness: proxy failed: {e!r}")
+    try:
+        bound = gate.enter(rt, ctx, key)
+    except BaseException as e:  # never into C
+        return self._failed(rt, ctx, e)
+    if table.consumer_gen != getattr(table.consumer_rt, "generation", 0):
+        try:
+            table.sweep_if_restarted()
+        except BaseException as e:  # a destructor that traps: this call's failure
+            gate.leave(rt, ctx, room, levels)
+            return self._failed(rt, ctx, e)
+    done: list[int] = []
+    lent: list[ResourceAny] = []
+    arr = args  # no handle among the arguments (a constructor): the caller's array as it is
+    try:
+        slots = self.slots
+        if slots:
+            # Borrows only: one array per proxy will do, as for `BoundFunc.result_slot` (wasmtime
+            # reads the arguments before any guest code runs, and nothing is read back after).
+            arr = self.lend_arr if self.lend_arr is not None else self.arr_type()
+            ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
+            hp, hp_ref = self.scratch  # the provider is held: no other thread uses them meanwhile
+            entries = table.entries
+            gen = rt.generation
+            for i, t, kind, owned in slots:
+                err = _to_host(cptr, args[i].of.resource, hp_ref)
+                if err:  # not a host resource: not one of ours
+                    error_text(err)  # (frees it)
+                    raise table._foreign(t, key)
+                rep = _host_rep(hp)
+                found = _host_type(hp)
+                _host_delete(hp)
+                if owned:
+                    res = table.take_rep(t, rep, found, key)
+                    arr[i].of.resource = res._consume()
+                    done.append(i)
+                else:  # the call reads its arguments, never takes them: lend the table's own pointer
+                    entry = entries.get(rep)  # a read: atomic under the GIL
+                    res = entry[1] if entry is not None and entry[0] == gen and found == kind else \
+                        table.take_rep(t, rep, found, key)  # (raises: foreign or stale)
+                    arr[i].of.resource = res.ptr()
+                    lent.append(res)  # (kept alive until the call returns)
+        own = self.own_result
+        if own is None:
+            err = _func_call(bound._fref, bound._ctx, arr, SIZES[nargs], results, SIZES[nresults])
+        else:
+            out = self.out  # read before any other call of this proxy can write it
+            err = _func_call(bound._fref, bound._ctx, arr, SIZES[nargs], out, _ONE)
+        if err:
+            return provider_failed(rt, key, ctx, err)
+        if own is not None:
+            slot = out[0].of
+            # take the pointer out of `out`: a copy (a field read is a view into `out`), then NULL
+            provided = ResourceAny._from_ptr(ctypes.cast(slot.resource, _ANY_PTR))
+            slot.resource = None
+            rep, kind = table.put_rep(own, provided)
+            hp = _host_new(1, rep, kind)
+            anyp = _ANY_PTR()
+            try:
+                err = _host_to_any(cptr, hp, _byref(anyp))
+            finally:
+                _host_delete(hp)
+            if err:
+                raise RuntimeError(error_text(err))
+            res0 = results[0]
+            res0.kind = _RESOURCE
+            res0.of.resource = anyp
+        return 0
+    except BaseException as e:  # never into C
+        if done and isinstance(e, CallError):  # a handle refused: the call never ran, with the owns taken
+            _drop_unsent(bound.store, [arr[i].of.resource for i in done])
+        return self._failed(rt, ctx, e)
+    finally:
+        for i in done:
+            _any_delete(arr[i].of.resource)
+        gate.leave(rt, ctx, room, levels)
+
+
+@ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
 def resource_proxy_callback(data: Any, context: Any, _ty: Any, args: Any, nargs: int, results: Any,
                             nresults: int) -> int:
     try:
         proxy = PROXIES[data or 0]
         assert isinstance(proxy, ResourceProxy)
-        if proxy.flat:
-            return proxy.forward_flat(context, args, nargs, results, nresults)
         return proxy.forward_ctx(context, args, nargs, results, nresults)
     except BaseException as e:  # pragma: no cover - forward_ctx() already catches
         return new_error(f"ext-harness: proxy failed: {e!r}")
+
+
+def callback_of(proxy: Proxy) -> Any:
+    """The C callback `proxy` is registered with: the cheaper the path, the fewer values it builds."""
+    if isinstance(proxy, ResourceProxy):
+        return resource_flat_callback if proxy.flat else resource_proxy_callback
+    return proxy_callback
 
 
 # --------------------------------------------------------------------------- the Python API's handles

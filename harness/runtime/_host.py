@@ -62,12 +62,12 @@ from ._handles import (
     ResourceProxy,
     api_args,
     api_result,
+    callback_of,
     give_away,
     has_handle,
     resource_drop_callback,
-    resource_proxy_callback,
 )
-from ._proxy import PROXIES, Proxy, proxy_callback, proxy_finalize, register
+from ._proxy import PROXIES, Proxy, proxy_finalize, register
 from ._threads import big_stack_pool, deliver_interrupt, prepare_thread
 
 if TYPE_CHECKING:
@@ -447,7 +447,7 @@ class Host:
                 raw = fname.encode("utf-8")
                 err = ffi.wasmtime_component_linker_instance_add_func(
                     inst.ptr(), ctypes.create_string_buffer(raw), len(raw),
-                    resource_proxy_callback if slow else proxy_callback, pid, proxy_finalize)
+                    callback_of(proxy), pid, proxy_finalize)
                 if err:
                     raise _LinkFailure("instantiation-failed", import_name,
                                        f"{consumer}: cannot define {import_name}#{fname}: {error_text(err)}")
