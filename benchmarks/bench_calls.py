@@ -13,12 +13,16 @@
 5. a 5 MB `bytes` argument for a `list<u8>`: wasmtime-py's converter vs the bulk copy, and the
    whole call (which also holds wasmtime's own copy into the guest and the guest's pass over it).
 6. per-hop cost of a chain of extensions (each calls the next) at depth 2 and at depth 60: deep
-   chains take the checked path (stack budgets); target: depth 60 ≤ 1.3× depth 2.
+   chains take the checked path (stack budgets); target: depth 60 ≤ 1.3× depth 2. Next to it, the
+   same chains linked with bare pass-through callbacks (`_floors.py`): how a chain grows by itself.
 7. the value mapping: a record result (read back as a dict) and a record argument next to a
    scalar call, and wasmtime-py's stock call of the record function.
+8. resources across a link (a guest loop): a method call and a constructor + drop pair next to a
+   plain proxy hop; targets ≤ 2× and ≤ 3× the hop. Next to them, the floors: the same link made of
+   bare callbacks doing only the C calls a handle needs (`_floors.py`).
 
 Rounds alternate between the contenders and the figures are medians: the machine is noisy.
-Single-threaded figures ([1], [2], [5], [6]) are CPU time of this process (`time.process_time`), so
+Single-threaded figures ([1], [2], [5], [6], [8]) are CPU time of this process (`time.process_time`), so
 other processes sharing the machine do not inflate them; [3] and [4] (threads) are wall time.
 Run: `python benchmarks/bench_calls.py [--quick]`.
 """
@@ -45,6 +49,9 @@ from harness import Host
 from harness.runtime._calls import SIZES, _func_call, new_error
 from harness.runtime._fastpath import lower_bytes
 from harness.testing._chains import chain_wat as _chain_wat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _floors import raw_chain, raw_resource_link  # this folder's own module
 
 _typed_call = _bindings._wasmtime_component_func_call  # wasmtime-py's binding, with its argument types
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,18 +325,24 @@ def bench_depth(tmp: Path, depths: tuple[int, ...], n: int, rounds: int) -> None
         calls[d] = (host.function("chain0", "down"), host.function(f"chain{d - 1}", "down"))
         assert calls[d][0](7) == 7
 
-    def per_hop(d: int) -> Callable[[], float]:
-        whole, last = calls[d]
+    engine = wasmtime.Engine()
+    floors = {d: raw_chain(engine, d) for d in depths}  # the same chains, bare pass-through callbacks
+
+    def per_hop(chain: tuple[Callable[..., Any], Callable[..., Any]], d: int) -> Callable[[], float]:
+        whole, last = chain
         return lambda: (per_call_us(lambda: whole(1), n) - per_call_us(lambda: last(1), n)) / (d - 1)
 
     try:
-        figures = median_of(rounds, *(per_hop(d) for d in depths))
+        figures = median_of(rounds, *(per_hop(calls[d], d) for d in depths), *(per_hop(floors[d], d) for d in depths))
     finally:
         for host in hosts:
             host.close()
+    ours, bare = figures[:len(depths)], figures[len(depths):]
     print(f"[6] chain of extensions, {n} calls × {rounds} rounds (median µs per hop)")
-    for d, f in zip(depths, figures, strict=True):
-        print(f"    depth {d:3}:  {f:7.2f}   {f / figures[0]:4.2f}× depth {depths[0]}")
+    print("    depth    ext-harness              floor (bare callbacks)")
+    for d, f, b in zip(depths, ours, bare, strict=True):
+        print(f"    {d:5}:  {f:7.2f}   {f / ours[0]:4.2f}× depth {depths[0]}"
+              f"    {b:7.2f}   {b / bare[0]:4.2f}× depth {depths[0]}")
     print("    target: the deepest ≤ 1.3× the shallowest")
 
 
@@ -352,13 +365,17 @@ def bench_resources(tmp: Path, hops: int, rounds: int) -> None:
             t2 = time.process_time()
             return ((t1 - t0) - (t2 - t1)) / hops * 1e6
 
-        hop, method, pair = median_of(rounds, lambda: per_hop(plain, 0), lambda: per_hop(inc_loop, 0),
-                                      lambda: per_hop(churn, 1))
+        raw_inc, raw_churn = raw_resource_link(wasmtime.Engine(), HOST_WAT)
+        hop, method, pair, raw_method, raw_pair = median_of(
+            rounds, lambda: per_hop(plain, 0), lambda: per_hop(inc_loop, 0), lambda: per_hop(churn, 1),
+            lambda: per_hop(raw_inc, 0), lambda: per_hop(raw_churn, 1))
         left = sum(len(t.entries) for t in host._handle_tables.values())
     print(f"[8] resources across a link, guest loop of {hops} × {rounds} rounds (median µs)")
     print(f"    plain proxy hop:              {hop:7.2f}")
-    print(f"    resource method call:         {method:7.2f}   {method / hop:4.1f}× the hop (target ≤ 2)")
-    print(f"    constructor + drop pair:      {pair:7.2f}   {pair / hop:4.1f}× the hop (target ≤ 3)")
+    print(f"    resource method call:         {method:7.2f}   {method / hop:4.2f}× the hop (target ≤ 2)")
+    print(f"    constructor + drop pair:      {pair:7.2f}   {pair / hop:4.2f}× the hop (target ≤ 3)")
+    print(f"    floor, method (bare C calls): {raw_method:7.2f}   {raw_method / hop:4.2f}× the hop")
+    print(f"    floor, constructor + drop:    {raw_pair:7.2f}   {raw_pair / hop:4.2f}× the hop")
     print(f"    handles left in the tables:   {left}")
 
 
