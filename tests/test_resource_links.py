@@ -1,4 +1,5 @@
-"""A provider's resource destructor that traps when a consumer drops its handle across a link."""
+"""Resources across a link: a provider's destructor that traps when a consumer drops its handle,
+and a function taking two borrows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from harness.model._errors import CallError
 from harness.runtime._host import Host
+from harness.testing import U32, Forward, Live, New, Reps, borrow, ext, fn, iface, own, write_extension
 
 HOST = Path(__file__).resolve().parent.parent / "fixtures" / "wat" / "host"
 USER = "test:res/user@1.0.0"
@@ -37,3 +39,27 @@ def test_a_trapping_destructor_fails_the_dropping_call_and_the_provider_restarts
         assert host.call("counter_user", f"{USER}#run", 1) == 4
         assert host.call("counter", "test:res/counter@1.0.0#dropped") == 1  # in the new instance
         assert any(e.kind == "restart" and e.extension == "counter" for e in host.events)
+
+
+def test_two_borrows_in_one_call_reach_the_provider_through_a_link_and_from_python(tmp_path: Path) -> None:
+    """Each borrow is translated to the provider's own resource (Reps sums the reps it sees)."""
+    lib_name = "test:res/counter@1.0.0"
+    lib = iface(lib_name, fn("make", [("start", U32)], own("counter"), New()),
+                fn("both", [("a", borrow("counter")), ("b", borrow("counter"))], U32, Reps()),
+                fn("live", [], U32, Live("counter")))
+    mine, lent = own("counter", lib_name), borrow("counter", lib_name)
+    user = ext("user", imports=[lib], exports=[iface(
+        USER, fn("make", [("start", U32)], mine, Forward(lib_name, "make")),
+        fn("both", [("a", lent), ("b", lent)], U32, Forward(lib_name, "both")))])
+    write_extension(ext("prov", exports=[lib]), tmp_path)
+    write_extension(user, tmp_path)
+    with Host.load(tmp_path / "prov", tmp_path / "user", cache_dir=str(tmp_path / ".cache")) as host:
+        a, b = host.call("user", f"{USER}#make", 1), host.call("user", f"{USER}#make", 2)
+        assert host.call("user", f"{USER}#both", a, b) == 1 + 2  # the provider's reps 1 and 2
+        assert host.call("user", f"{USER}#both", b, b) == 2 + 2
+        pa, pb = host.call("prov", f"{lib_name}#make", 5), host.call("prov", f"{lib_name}#make", 6)
+        assert host.call("prov", f"{lib_name}#both", pa, pb) == 3 + 4
+        assert host.call("prov", f"{lib_name}#live") == 4
+        for h in (a, b, pa, pb):
+            h.drop()
+        assert host.call("prov", f"{lib_name}#live") == 0
