@@ -10,8 +10,11 @@ no owner, no frame, the stack budget and deadline restored, no recorded interrup
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -247,3 +250,38 @@ def test_a_destructor_trapping_under_the_providers_own_frame_is_named(tmp_path: 
         # no crash, and both go on
         assert host.call("counter_user", f"{USER}#run", 1) == 4
         assert host.call("counter", f"{LIB}#live") == 0
+
+
+# ------------------------------------------------------------------ Handle.drop from Python
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Handle.drop runs the extension's destructor under rt.lock only: no rt.active and no deadline, so the "
+    "epoch callback never stops it (interrupt_reason sees no call) and Host.close() cannot either: a "
+    "destructor that loops hangs the caller and the process for good. Drop through the gate as a call "
+    "(enter/leave with the extension's time limit), as HandleTable.drop does."))
+def test_a_looping_destructor_dropped_from_python_is_stopped_by_the_time_limit(tmp_path: Path) -> None:
+    src = (HOST / "counter.wat").read_text()
+    assert src.count(_DTOR) == 1
+    (tmp_path / "counter.wat").write_text(src.replace(_DTOR, _DTOR + "      (loop $l (br $l))\n"))
+    script = textwrap.dedent(f"""
+        import time
+        from harness import Host
+        from harness.model._errors import CallError
+        with Host.load({str(tmp_path / "counter.wat")!r}, cache_dir={str(tmp_path / ".cache")!r},
+                       timeout_ms=200) as host:
+            h = host.call("counter", "{LIB}#make", 1)
+            t = time.monotonic()
+            try:
+                h.drop()
+                print("returned", flush=True)
+            except CallError as e:
+                print("stopped", e.code, round(time.monotonic() - t, 1), flush=True)
+    """)
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=8,
+                             env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Handle.drop() of a looping destructor did not return within 8 s (timeout_ms=200)")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[:2] == ["stopped", "timeout"], out.stdout
