@@ -79,6 +79,7 @@ _host_to_any = lean(_raw._wasmtime_component_resource_host_to_any)
 _any_drop = lean(_raw._wasmtime_component_resource_any_drop)
 _RESOURCE = ffi.WASMTIME_COMPONENT_RESOURCE.value
 _VAL_SIZE = ctypes.sizeof(_VAL)
+_UNION_AT = _VAL.of.offset
 _ONE = SIZES[1]
 _kinds = itertools.count(0x6568_0000)  # host resource type ids: unique per table and resource
 _Mapper = Callable[[Any], Any]
@@ -147,7 +148,8 @@ class HandleTable:
         self.consumer = consumer
         self.provider = provider
         self.kinds: dict[tuple[str, str], int] = {}  # (interface, resource) → host type id
-        self.entries: dict[int, tuple[int, ResourceAny, tuple[str, str]]] = {}
+        # host rep → (provider generation, its resource, (interface, resource name), the resource's address)
+        self.entries: dict[int, tuple[int, ResourceAny, tuple[str, str], int]] = {}
         self._reps = itertools.count(1)
         self._lock = threading.Lock()
         self.consumer_rt: ExtensionRuntime | None = None  # set once linked
@@ -165,7 +167,7 @@ class HandleTable:
             old = list(self.entries.values())
             self.entries.clear()
         rt = self.provider
-        for gen, res, _ in old:
+        for gen, res, *_ in old:
             if gen == rt.generation and rt.store is not None:
                 res.drop(rt.store)
 
@@ -183,11 +185,14 @@ class HandleTable:
         """The provider handed out `provided` (an own): a fresh consumer-side handle for it."""
         return ResourceHost.own(*self.put_rep(t, provided))
 
-    def put_rep(self, t: HandleT, provided: ResourceAny) -> tuple[int, int]:
-        """`put`, as the (rep, host type id) of the new handle (no wasmtime-py object made)."""
+    def put_rep(self, t: HandleT, provided: ResourceAny, address: int | None = None) -> tuple[int, int]:
+        """`put`, as the (rep, host type id) of the new handle (no wasmtime-py object made).
+        An entry keeps the address of `provided`'s pointer too: what a borrow hands the provider."""
+        if address is None:
+            address = ctypes.cast(provided.ptr(), ctypes.c_void_p).value or 0
         rep = next(self._reps) & 0xFFFF_FFFF
         with self._lock:
-            self.entries[rep] = (self.provider.generation, provided, (t.interface, t.resource))
+            self.entries[rep] = (self.provider.generation, provided, (t.interface, t.resource), address)
         return rep, self.kind(t.interface, t.resource)
 
     def take(self, t: HandleT, held: Any, store: Any, function: str) -> ResourceAny:
@@ -260,7 +265,8 @@ class ResourceProxy(Proxy):
     """A proxy for a function whose signature holds handles: slower than `Proxy` (values are
     built in Python to translate the handles), used only for such functions."""
 
-    __slots__ = ("arr_type", "flat", "lend_arr", "out", "own_result", "scratch", "sig", "slots", "table")
+    __slots__ = ("arr_type", "flat", "lend_arr", "lend_views", "out", "out_view", "own_result", "scratch", "sig",
+                 "slots", "table")
 
     def __init__(self, gate: Gate, consumer: str, provider: ExtensionRuntime, key: str, sig: FuncT,
                  table: HandleTable) -> None:
@@ -281,6 +287,11 @@ class ResourceProxy(Proxy):
         self.scratch = (hp, _byref(hp))
         self.out = (_VAL * 1)()  # an own result, read as soon as the call returns (as `BoundFunc.result_slot`)
         self.lend_arr = self.arr_type() if self.slots and not any(owned for *_, owned in self.slots) else None
+        # the handle field of each borrow slot of `lend_arr`, as a `c_void_p` over its bytes: read it,
+        # it is the consumer's handle; set it, the provider's (no ctypes objects built per call)
+        self.lend_views = [ctypes.c_void_p.from_buffer(self.lend_arr, i * _VAL_SIZE + _UNION_AT)
+                           for i, *_ in self.slots] if self.lend_arr is not None else []
+        self.out_view = ctypes.c_void_p.from_buffer(self.out, _UNION_AT)  # `out`'s resource pointer
 
     def forward_ctx(self, store_ptr: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
         gate = self.gate
@@ -410,12 +421,32 @@ def resource_flat_callback(data: Any, cptr: Any, _ty: Any, args: Any, nargs: int
     arr = args  # no handle among the arguments (a constructor): the caller's array as it is
     try:
         slots = self.slots
-        if slots:
+        if self.lend_arr is not None:
             # Borrows only: one array per proxy will do, as for `BoundFunc.result_slot` (wasmtime
             # reads the arguments before any guest code runs, and nothing is read back after).
-            arr = self.lend_arr if self.lend_arr is not None else self.arr_type()
+            arr = self.lend_arr
             ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
             hp, hp_ref = self.scratch  # the provider is held: no other thread uses them meanwhile
+            entries = table.entries
+            gen = rt.generation
+            for (_, t, kind, _), view in zip(slots, self.lend_views, strict=True):
+                err = _to_host(cptr, view, hp_ref)
+                if err:  # not a host resource: not one of ours
+                    error_text(err)  # (frees it)
+                    raise table._foreign(t, key)
+                rep = _host_rep(hp)
+                found = _host_type(hp)
+                _host_delete(hp)
+                entry = entries.get(rep)  # a read: atomic under the GIL
+                if entry is None or entry[0] != gen or found != kind:
+                    table.take_rep(t, rep, found, key)  # raises: foreign or stale
+                    raise table._foreign(t, key)  # (not reached)
+                view.value = entry[3]  # lend the table's own resource
+                lent.append(entry[1])  # (kept alive until the call returns)
+        elif slots:
+            arr = self.arr_type()
+            ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
+            hp, hp_ref = self.scratch
             entries = table.entries
             gen = rt.generation
             for i, t, kind, owned in slots:
@@ -445,11 +476,11 @@ def resource_flat_callback(data: Any, cptr: Any, _ty: Any, args: Any, nargs: int
         if err:
             return provider_failed(rt, key, ctx, err)
         if own is not None:
-            slot = out[0].of
-            # take the pointer out of `out`: a copy (a field read is a view into `out`), then NULL
-            provided = ResourceAny._from_ptr(ctypes.cast(slot.resource, _ANY_PTR))
-            slot.resource = None
-            rep, kind = table.put_rep(own, provided)
+            view = self.out_view  # take the pointer out of `out`, then NULL
+            address = view.value or 0
+            view.value = None
+            provided = ResourceAny._from_ptr(ctypes.cast(address, _ANY_PTR))
+            rep, kind = table.put_rep(own, provided, address)
             hp = _host_new(1, rep, kind)
             anyp = _ANY_PTR()
             try:
