@@ -3,6 +3,7 @@ and a function taking two borrows."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -63,3 +64,18 @@ def test_two_borrows_in_one_call_reach_the_provider_through_a_link_and_from_pyth
         for h in (a, b, pa, pb):
             h.drop()
         assert host.call("prov", f"{lib_name}#live") == 0
+
+
+def test_handle_numbers_that_come_round_again_skip_those_in_use(tmp_path: Path) -> None:
+    """Before: after 2**32 handles a number still held was handed out again, and the held handle
+    then named the new resource, or went stale when that one was dropped."""
+    shutil.copy(HOST / "counter.wat", tmp_path / "counter.wat")
+    shutil.copy(HOST / "counter_user.wat", tmp_path / "counter_user.wat")
+    with Host.load(tmp_path, cache_dir=str(tmp_path / ".cache")) as host:
+        host.call("counter_user", f"{USER}#hold", 5)  # the consumer keeps a counter: host number 1
+        (table,) = host._handle_tables.values()
+        assert list(table.entries) == [1]
+        table._reps = itertools.count(2**32 + 1)  # the next number would be 1 again
+        assert host.call("counter_user", f"{USER}#run", 1) == 4  # made, bumped, dropped meanwhile
+        assert host.call("counter_user", f"{USER}#poke") == 6  # still the held counter (5 + 1)
+        assert list(table.entries) == [1]

@@ -154,6 +154,9 @@ class Gate:
         frames = ctx.frames
         depth = len(frames)
         room, levels = ctx.room, ctx.levels
+        # The frame goes first and comes off last (`leave`): while it is pushed the SIGINT guard
+        # defers Ctrl-C, so it never lands with `rt` taken and nothing on the stack to undo it.
+        frames.append((rt.name, key))
         try:
             if FAST_DEPTH <= depth < self.max_depth:  # (the depth cap is `_take`'s to report)
                 left = levels - HOP_LEVELS
@@ -162,11 +165,11 @@ class Gate:
                 rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
                 rt.depth = 1
                 rt.active = ctx
-                frames.append((rt.name, key))
             else:
                 self._take(rt, ctx, key)
         except BaseException:
             ctx.levels = levels
+            frames.pop()
             raise
         try:
             need = self.stack_need  # the estimate is enough: a few integer ops; else measure
@@ -180,15 +183,15 @@ class Gate:
             raise
 
     def leave(self, rt: ExtensionRuntime, ctx: CallContext, room: int, levels: int) -> None:
-        """Undo `enter`: restore the stack budgets, pop the frame, release `rt`."""
+        """Undo `enter`: restore the stack budgets, release `rt`, pop the frame (last)."""
         ctx.room = room
         ctx.levels = levels
-        ctx.frames.pop()
         rt.depth -= 1
         if rt.depth == 0:
             rt.owner = None
             rt.active = None
         rt.lock.release()
+        ctx.frames.pop()
 
     def caller(self, rt: ExtensionRuntime, key: str, invoke: Invoke) -> Callable[..., Any]:
         """`key` of `rt` as a Python callable `(*args, timeout=None)`, with `enter` and `leave`
@@ -215,21 +218,31 @@ class Gate:
             frames = ctx.frames
             room = ctx.outer_room
             if (frames or timeout is not None or room < need or rt.owner is not None or not self.fast
-                    or AWAITING.get() is not None or not rt.lock.acquire(False)):
+                    or AWAITING.get() is not None):
                 return invoke(rt, key, args, timeout, None)
-            bound = rt.funcs.get(key)
-            if bound is None or bound.needs_free or len(args) != bound.nparams:
-                rt.lock.release()  # a restart, compound values or a wrong count: the checked path
+            # The frame goes first and comes off last: while it is pushed the SIGINT guard defers
+            # Ctrl-C (delivered at the end), so it never lands with `rt` held and no frame to undo.
+            frames.append(frame)
+            if not rt.lock.acquire(False):
+                frames.pop()
                 return invoke(rt, key, args, timeout, None)
             try:
-                arr = bound.lower(args)
+                bound = rt.funcs.get(key)
+                # a restart, compound values, a wrong count: the checked path
+                arr = None if bound is None or bound.needs_free or len(args) != bound.nparams else bound.lower(args)
             except Exception:
-                rt.lock.release()  # the checked path says which argument is wrong
+                arr = None  # the checked path says which argument is wrong
+            except BaseException:
+                rt.lock.release()
+                frames.pop()
+                raise
+            if arr is None or bound is None:
+                rt.lock.release()
+                frames.pop()
                 return invoke(rt, key, args, timeout, None)
             rt.owner = ctx.thread_id
             rt.depth = 1
             rt.active = ctx
-            frames.append(frame)
             ctx.pending = None
             ctx.room = room - need
             limit = rt.timeout_s
@@ -246,12 +259,12 @@ class Gate:
             finally:
                 ctx.room = room
                 ctx.deadline = None
-                frames.pop()
                 rt.depth = 0
                 rt.owner = None
                 rt.active = None
                 rt.lock.release()
-                if ctx.interrupt is not None:  # Ctrl-C arrived while the guest ran
+                frames.pop()
+                if ctx.interrupt is not None:  # Ctrl-C arrived while the frame was pushed
                     deliver_interrupt(ctx)
 
         return call
@@ -283,23 +296,24 @@ class Gate:
                 raise ReentrancyError(
                     f"call depth {depth} calling {rt.name}:{key} would exceed Python's recursion limit "
                     f"({sys.getrecursionlimit()}); the chain is too deep for the host functions it passes "
-                    "through", extension=rt.name, function=key, chain=[*ctx.chain(), f"{rt.name}:{key}"])
+                    "through", extension=rt.name, function=key, chain=ctx.chain())
             want = max(STACK_HEADROOM, want // 2)
         return want
 
     def _take(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
-        """The checked way to take `rt`: the depth cap, re-entry, waiting (with deadlock detection)."""
+        """The checked way to take `rt`: the depth cap, re-entry, waiting (with deadlock detection).
+        `enter` has pushed the frame for `rt` already: it is the last of `ctx.chain()`."""
         me = ctx.thread_id
-        depth = len(ctx.frames)
+        depth = len(ctx.frames) - 1
         if depth >= self.max_depth:
             raise ReentrancyError(
                 f"call depth {depth} reached the cap ({self.max_depth}) calling {rt.name}:{label}",
-                extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+                extension=rt.name, function=label, chain=ctx.chain())
         if rt.owner == me:
             if not self.reentrancy:
                 raise ReentrancyError(
                     f"{rt.name} is already running on this call chain; re-entering it is refused",
-                    extension=rt.name, function=label, chain=[*ctx.chain(), f"{rt.name}:{label}"])
+                    extension=rt.name, function=label, chain=ctx.chain())
             rt.lock.acquire()
             rt.depth += 1
         else:
@@ -308,7 +322,6 @@ class Gate:
             rt.owner = me
             rt.depth = 1
             rt.active = ctx
-        ctx.frames.append((rt.name, label))
 
     def _wait_for(self, rt: ExtensionRuntime, ctx: CallContext, label: str) -> None:
         me = ctx.thread_id
@@ -320,9 +333,9 @@ class Gate:
                     return
                 with self._graph:
                     other = self._cycle_through(me, rt)
-                if other is not None:
-                    theirs = other.chain() if other.frames else []
-                    mine = [*ctx.chain(), f"{rt.name}:{label}"]
+                if other is not None:  # (each chain ends with the frame its thread waits to enter)
+                    theirs = other.chain()[:-1]
+                    mine = ctx.chain()
                     raise DeadlockError(
                         f"deadlock: this thread ({' → '.join(mine)}) waits for {rt.name}, which is held "
                         f"by a thread waiting for an extension this one holds ({' → '.join(theirs)})",
@@ -333,8 +346,7 @@ class Gate:
                     why = "cancelled" if ctx.cancelled else "interrupted" if ctx.interrupt else "timed out"
                     raise CallTimeoutError(f"{rt.name}: {label} {why} waiting for {rt.name} to be free "
                                            f"(another thread is calling it)",
-                                           extension=rt.name, function=label,
-                                           chain=[*ctx.chain(), f"{rt.name}:{label}"])
+                                           extension=rt.name, function=label, chain=ctx.chain())
         finally:
             with self._graph:
                 self._waiting.pop(me, None)

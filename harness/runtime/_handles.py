@@ -25,6 +25,7 @@ import contextlib
 import ctypes
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,9 @@ from ..model._witypes import (
 )
 from ._calls import SIZES, _func_call, classify_error, current_context, error_text, lean, new_error
 from ._fastpath import free_vals
+from ._gate import note_nested_fault
 from ._proxy import PROXIES, Proxy, provider_failed, proxy_callback
+from ._threads import deliver_interrupt
 from ._values import _exact as exact_classes
 from ._values import is_tagged
 
@@ -190,8 +193,10 @@ class HandleTable:
         An entry keeps the address of `provided`'s pointer too: what a borrow hands the provider."""
         if address is None:
             address = ctypes.cast(provided.ptr(), ctypes.c_void_p).value or 0
-        rep = next(self._reps) & 0xFFFF_FFFF
         with self._lock:
+            rep = next(self._reps) & 0xFFFF_FFFF
+            while rep == 0 or rep in self.entries:  # after 2**32 handles the numbers come round again
+                rep = next(self._reps) & 0xFFFF_FFFF
             self.entries[rep] = (self.provider.generation, provided, (t.interface, t.resource), address)
         return rep, self.kind(t.interface, t.resource)
 
@@ -240,7 +245,12 @@ class HandleTable:
             key = self.drop_key = next(iter(rt.function_keys()), "")
         ctx = current_context()
         room, levels = ctx.room, ctx.levels
-        bound = gate.enter(rt, ctx, key)
+        try:
+            bound = gate.enter(rt, ctx, key)
+        except BaseException:  # not dropped (re-entry refused, a deadlock, the host closing): still held
+            with self._lock:
+                self.entries.setdefault(rep, entry)
+            raise
         try:
             if entry[0] == rt.generation and rt.store is not None:
                 ptr = entry[1]._consume()  # freed here rather than by the wrapper's finalizer
@@ -249,6 +259,7 @@ class HandleTable:
                 if err:  # its destructor trapped: the provider's Store is lost, as after any trap
                     failure = classify_error(error_text(err), extension=rt.name,
                                              function=f"{entry[2][0]}#[dtor]{entry[2][1]}", chain=ctx.chain())
+                    failure = note_nested_fault(rt, failure.function or "", ctx, failure)
                     if ctx.pending is None:
                         ctx.pending = failure
                     rt.mark_faulted(failure.code)
@@ -531,9 +542,10 @@ class Handle:
     of a restarted extension is stale; using it is `stale-handle`, never a touch of the old Store.
     """
 
-    __slots__ = ("_gen", "_res", "_rt", "type")
+    __slots__ = ("_gate", "_gen", "_res", "_rt", "type")
 
-    def __init__(self, rt: ExtensionRuntime, t: HandleT, res: ResourceAny) -> None:
+    def __init__(self, gate: Gate, rt: ExtensionRuntime, t: HandleT, res: ResourceAny) -> None:
+        self._gate = gate
         self._rt = rt
         self._gen = rt.generation
         self._res: ResourceAny | None = res
@@ -552,11 +564,37 @@ class Handle:
         """Drop the resource now (its destructor runs); again, or after a restart, does nothing."""
         res, self._res = self._res, None
         rt = self._rt
-        if res is None:
-            return
-        with rt.lock:
-            if self._gen == rt.generation and rt.store is not None:
-                res.drop(rt.store)
+        if res is None or self._gen != rt.generation or rt.store is None:
+            return  # given away, or its Store is gone (never touch an old one)
+        # A destructor is guest code: it runs as a call does, through the gate and under the
+        # extension's time limit, so a looping one is stopped and Ctrl-C and close() reach it.
+        gate = self._gate
+        ctx = current_context()
+        outer = not ctx.frames
+        room, levels = ctx.room, ctx.levels
+        label = f"{self.type.interface}#[dtor]{self.type.resource}"
+        try:
+            if outer:
+                limit = rt.timeout_s
+                ctx.deadline = time.monotonic() + limit if limit else None
+                ctx.pending = None
+            bound = gate.enter(rt, ctx, next(iter(rt.function_keys()), label))
+            try:
+                if self._gen == rt.generation and rt.store is not None:
+                    ptr = res._consume()
+                    err = _any_drop(bound._ctx, ptr)
+                    _any_delete(ptr)
+                    if err:
+                        raise gate.call_failed(rt, label, ctx, err)
+            finally:
+                if outer:
+                    ctx.deadline = None
+                gate.leave(rt, ctx, room, levels)
+        finally:
+            if outer:
+                ctx.deadline = None
+                if ctx.interrupt is not None:  # Ctrl-C while the destructor ran
+                    deliver_interrupt(ctx)
 
     def __enter__(self) -> Handle:
         return self
@@ -643,6 +681,6 @@ def give_away(given: list[Handle]) -> None:
         h._res = None
 
 
-def api_result(rt: ExtensionRuntime, sig: FuncT, value: Any) -> Any:
+def api_result(gate: Gate, rt: ExtensionRuntime, sig: FuncT, value: Any) -> Any:
     """A result with each resource wrapped in a `Handle` of `rt`."""
-    return _walk(sig.result, value, lambda t, v: Handle(rt, t, v) if isinstance(v, ResourceAny) else v)
+    return _walk(sig.result, value, lambda t, v: Handle(gate, rt, t, v) if isinstance(v, ResourceAny) else v)

@@ -628,21 +628,24 @@ class Host:
             awaited = AWAITING.get()
             if awaited is not None and awaited.active:  # from an async host function's coroutine
                 refuse_awaited(awaited, rt.name, key)
-            limit = timeout if timeout is not None else rt.timeout_s
-            ctx.deadline = _monotonic() + limit if limit else None  # waiting for the lock counts
-            ctx.cancel = cancel
-            ctx.room = room
         else:
             room = ctx.room
         gate = self._gate
         levels = ctx.levels
-        ctx.levels = 0  # Python code (a host function, or the caller's) ran since the last hop: not budgeted
         try:
+            if outer:
+                limit = timeout if timeout is not None else rt.timeout_s
+                ctx.deadline = _monotonic() + limit if limit else None  # waiting for the lock counts
+                ctx.cancel = cancel
+                ctx.room = room
+            ctx.levels = 0  # Python code (a host function, or the caller's) ran since the last hop: not budgeted
             bound = gate.enter(rt, ctx, key)
         except BaseException:
             ctx.levels = levels
             if outer:
                 ctx.deadline = ctx.cancel = None
+                if ctx.interrupt is not None:  # Ctrl-C while waiting for `rt` (the frame was pushed): it wins
+                    deliver_interrupt(ctx)
             raise
         try:
             hsig = rt.handle_sigs.get(key) if rt.handle_sigs else None
@@ -670,13 +673,13 @@ class Host:
             if err:
                 raise gate.call_failed(rt, key, ctx, err)
             if hsig is not None:
-                return None if lift is None else api_result(rt, hsig, lift(bound.result_slot))
+                return None if lift is None else api_result(gate, rt, hsig, lift(bound.result_slot))
             return None if lift is None else lift(bound.result_slot)
         finally:
-            gate.leave(rt, ctx, room, levels)
-            if outer:
+            if outer:  # before `leave` pops the frame: until then Ctrl-C is deferred
                 ctx.deadline = ctx.cancel = None
-            if outer and ctx.interrupt is not None:  # Ctrl-C arrived while the guest ran
+            gate.leave(rt, ctx, room, levels)
+            if outer and ctx.interrupt is not None:  # Ctrl-C arrived while the frame was pushed
                 deliver_interrupt(ctx)
 
     def _invoke_on_big_stack(self, rt: ExtensionRuntime, key: str, args: tuple[Any, ...], timeout: float | None,

@@ -1,5 +1,6 @@
-"""Review of the call path (Gate.caller, untyped C calls, raw resource destructors): bugs found,
-each pinned by a test marked xfail(strict=True) until it is fixed.
+"""The call path under attack (Gate.caller, the checked path, raw resource destructors): Ctrl-C
+at every line of an outer call, a KeyboardInterrupt while lowering, a destructor trapping under
+its provider's own frame, a looping destructor dropped from Python.
 
 Ctrl-C: on the main thread the SIGINT guard (`_threads._sigint_guard`) raises KeyboardInterrupt
 when no guest frame is pushed (`ctx.frames` empty) and only records the signal otherwise. The
@@ -119,11 +120,6 @@ def calc(tmp_path: Path) -> Any:
         yield host
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Gate.caller takes rt.lock before it pushes its frame and pops the frame before it releases the "
-    "lock, so a Ctrl-C there (the guard raises while no frame is pushed) leaves the extension held: "
-    "other threads time out waiting for it, and with rt.owner left set every later call from this "
-    "thread is refused as re-entry. Push the frame before taking the lock, pop it after releasing."))
 def test_ctrl_c_anywhere_in_an_inlined_call_leaves_the_extension_free(calc: Host) -> None:
     add = calc.function("calc", f"{CALC}#add")
     assert add(1, 2) == 3  # measures the thread: later calls take the inlined path
@@ -131,10 +127,6 @@ def test_ctrl_c_anywhere_in_an_inlined_call_leaves_the_extension_free(calc: Host
     assert found == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The same in the checked path (Host._invoke, Gate.enter, Gate.leave): enter's uncontended "
-    "branch takes the lock before it pushes the frame, leave pops the frame before releasing, and "
-    "_invoke sets ctx.deadline before its try."))
 def test_ctrl_c_anywhere_in_a_checked_call_leaves_the_extension_free(calc: Host) -> None:
     calc._gate.fast = False
     add = calc.function("calc", f"{CALC}#add")
@@ -143,9 +135,6 @@ def test_ctrl_c_anywhere_in_a_checked_call_leaves_the_extension_free(calc: Host)
     assert found == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Gate.caller catches only Exception around the lowering, after the lock is taken: a "
-    "KeyboardInterrupt raised while the arguments are lowered leaves rt.lock held by this thread."))
 def test_keyboard_interrupt_while_lowering_leaves_the_extension_free(calc: Host) -> None:
     add = calc.function("calc", f"{CALC}#add")
     assert add(1, 2) == 3
@@ -216,11 +205,6 @@ def _counter_calling_the_host() -> str:
     return src
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "HandleTable.drop marks the provider faulted when its destructor traps but does not note the "
-    "nested fault (note_nested_fault) as provider_failed and call_failed do: when the provider has "
-    "frames further up the stack and the host function between returns into it, its call fails "
-    "with wasmtime's bare 'BUG: current thread is not a host thread' instead of naming the destructor."))
 def test_a_destructor_trapping_under_the_providers_own_frame_is_named(tmp_path: Path) -> None:
     (tmp_path / "counter.wat").write_text(_counter_calling_the_host())
     (tmp_path / "counter_user.wat").write_text((HOST / "counter_user.wat").read_text())
@@ -254,11 +238,6 @@ def test_a_destructor_trapping_under_the_providers_own_frame_is_named(tmp_path: 
 
 # ------------------------------------------------------------------ Handle.drop from Python
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Handle.drop runs the extension's destructor under rt.lock only: no rt.active and no deadline, so the "
-    "epoch callback never stops it (interrupt_reason sees no call) and Host.close() cannot either: a "
-    "destructor that loops hangs the caller and the process for good. Drop through the gate as a call "
-    "(enter/leave with the extension's time limit), as HandleTable.drop does."))
 def test_a_looping_destructor_dropped_from_python_is_stopped_by_the_time_limit(tmp_path: Path) -> None:
     src = (HOST / "counter.wat").read_text()
     assert src.count(_DTOR) == 1
