@@ -188,9 +188,11 @@ class HandleTable:
         """The provider handed out `provided` (an own): a fresh consumer-side handle for it."""
         return ResourceHost.own(*self.put_rep(t, provided))
 
-    def put_rep(self, t: HandleT, provided: ResourceAny, address: int | None = None) -> tuple[int, int]:
+    def put_rep(self, t: HandleT, provided: ResourceAny, address: int | None = None,
+                kind: int = 0) -> tuple[int, int]:
         """`put`, as the (rep, host type id) of the new handle (no wasmtime-py object made).
-        An entry keeps the address of `provided`'s pointer too: what a borrow hands the provider."""
+        An entry keeps the address of `provided`'s pointer too: what a borrow hands the provider.
+        `address` and `kind` (the host type id of `t`) may be given when known."""
         if address is None:
             address = ctypes.cast(provided.ptr(), ctypes.c_void_p).value or 0
         with self._lock:
@@ -198,7 +200,7 @@ class HandleTable:
             while rep == 0 or rep in self.entries:  # after 2**32 handles the numbers come round again
                 rep = next(self._reps) & 0xFFFF_FFFF
             self.entries[rep] = (self.provider.generation, provided, (t.interface, t.resource), address)
-        return rep, self.kind(t.interface, t.resource)
+        return rep, kind or self.kind(t.interface, t.resource)
 
     def take(self, t: HandleT, held: Any, store: Any, function: str) -> ResourceAny:
         """The provider's resource behind the consumer's `held`; an own leaves the table."""
@@ -276,8 +278,8 @@ class ResourceProxy(Proxy):
     """A proxy for a function whose signature holds handles: slower than `Proxy` (values are
     built in Python to translate the handles), used only for such functions."""
 
-    __slots__ = ("arr_type", "flat", "lend_arr", "lend_views", "out", "out_view", "own_result", "scratch", "sig",
-                 "slots", "table")
+    __slots__ = ("arr_type", "flat", "lend_arr", "lend_views", "out", "out_view", "own_kind", "own_result", "scratch",
+                 "sig", "slots", "table")
 
     def __init__(self, gate: Gate, consumer: str, provider: ExtensionRuntime, key: str, sig: FuncT,
                  table: HandleTable) -> None:
@@ -292,6 +294,7 @@ class ResourceProxy(Proxy):
                       for i, (_, t) in enumerate(sig.params) if isinstance(t, HandleT)]
         r = sig.result
         self.own_result = r if isinstance(r, HandleT) else None
+        self.own_kind = table.kind(r.interface, r.resource) if isinstance(r, HandleT) else 0
         self.flat = flat_params and (r is None or isinstance(r, HandleT) or not has_handle(r))
         self.arr_type = _VAL * max(len(sig.params), 1)
         hp = ctypes.c_void_p()  # a `resource_host_t*` the flat path reads a handle into
@@ -427,14 +430,14 @@ def resource_flat_callback(data: Any, cptr: Any, _ty: Any, args: Any, nargs: int
         except BaseException as e:  # a destructor that traps: this call's failure
             gate.leave(rt, ctx, room, levels)
             return self._failed(rt, ctx, e)
-    done: list[int] = []
-    lent: list[ResourceAny] = []
+    done: list[int] | None = None  # slots whose own was moved into `arr` (made where handles are taken)
     arr = args  # no handle among the arguments (a constructor): the caller's array as it is
     try:
         slots = self.slots
         if self.lend_arr is not None:
             # Borrows only: one array per proxy will do, as for `BoundFunc.result_slot` (wasmtime
             # reads the arguments before any guest code runs, and nothing is read back after).
+            lent: list[ResourceAny] = []
             arr = self.lend_arr
             ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
             hp, hp_ref = self.scratch  # the provider is held: no other thread uses them meanwhile
@@ -455,6 +458,7 @@ def resource_flat_callback(data: Any, cptr: Any, _ty: Any, args: Any, nargs: int
                 view.value = entry[3]  # lend the table's own resource
                 lent.append(entry[1])  # (kept alive until the call returns)
         elif slots:
+            done, lent = [], []
             arr = self.arr_type()
             ctypes.memmove(arr, args, _VAL_SIZE * nargs)  # the caller keeps what its values own
             hp, hp_ref = self.scratch
@@ -491,7 +495,7 @@ def resource_flat_callback(data: Any, cptr: Any, _ty: Any, args: Any, nargs: int
             address = view.value or 0
             view.value = None
             provided = ResourceAny._from_ptr(ctypes.cast(address, _ANY_PTR))
-            rep, kind = table.put_rep(own, provided, address)
+            rep, kind = table.put_rep(own, provided, address, self.own_kind)
             hp = _host_new(1, rep, kind)
             anyp = _ANY_PTR()
             try:
@@ -509,8 +513,9 @@ def resource_flat_callback(data: Any, cptr: Any, _ty: Any, args: Any, nargs: int
             _drop_unsent(bound.store, [arr[i].of.resource for i in done])
         return self._failed(rt, ctx, e)
     finally:
-        for i in done:
-            _any_delete(arr[i].of.resource)
+        if done:
+            for i in done:
+                _any_delete(arr[i].of.resource)
         gate.leave(rt, ctx, room, levels)
 
 
