@@ -264,3 +264,31 @@ def test_a_looping_destructor_dropped_from_python_is_stopped_by_the_time_limit(t
         pytest.fail("Handle.drop() of a looping destructor did not return within 8 s (timeout_ms=200)")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[:2] == ["stopped", "timeout"], out.stdout
+
+
+def test_faults_for_the_callers_sake_are_not_charged_to_the_restart_budget(tmp_path: Path) -> None:
+    """Before: cancelling calls of an extension (a task cancelled, an `acall` past its timeout)
+    used its restart budget like traps do: after `restart_budget` cancellations it was faulted
+    for good. A trap is still charged."""
+    import asyncio
+
+    with Host.load(HOST / "calc.wat", cache_dir=str(tmp_path), restart_budget=1) as host:
+        async def cancel_spin() -> None:
+            task = asyncio.ensure_future(host.acall("calc", f"{CALC}#spin"))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        for _ in range(4):
+            asyncio.run(cancel_spin())
+            assert host.call("calc", f"{CALC}#add", 1, 2) == 3  # restarted, not charged
+        assert host.runtimes["calc"].restarts == 0
+        with pytest.raises(CallError):
+            host.call("calc", f"{CALC}#boom")  # a trap: charged
+        assert host.call("calc", f"{CALC}#add", 2, 2) == 4
+        with pytest.raises(CallError):
+            host.call("calc", f"{CALC}#boom")
+        with pytest.raises(CallError) as info:
+            host.call("calc", f"{CALC}#add", 2, 2)
+        assert info.value.code == "extension-faulted" and "used its 1 restart" in info.value.message

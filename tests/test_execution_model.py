@@ -282,7 +282,7 @@ def test_ctrl_c_stops_a_spinning_guest_and_the_store_is_restarted(tmp_path: Path
     lines = out.strip().splitlines()
     assert lines[0].startswith("interrupted after")
     assert float(lines[0].split()[-1]) < 5
-    assert lines[1].startswith("then 3") and "('restart', 'restart 1 after interrupted')" in lines[1]
+    assert lines[1].startswith("then 3") and "restart after interrupted (for the caller's sake" in lines[1]
 
 
 def test_ctrl_c_in_the_cli_exits_130(tmp_path: Path) -> None:

@@ -44,8 +44,8 @@ from ._asynchost import run_host_coroutine
 from ._fastpath import ArgumentProblem, compile_lift, compile_lower, free_vals
 from ._values import ValueMisfit, describe_misfit, lifter, lowerer
 
-__all__ = ["BoundFunc", "CallContext", "Frame", "classify_error", "current_context", "error_text",
-           "forget_stock_exception", "lean", "stock_failure"]
+__all__ = ["CALLER_STOPS", "BoundFunc", "CallContext", "Frame", "caller_stop", "classify_error", "current_context",
+           "error_text", "forget_stock_exception", "lean", "stock_failure"]
 
 _VAL = ffi.wasmtime_component_val_t
 
@@ -151,6 +151,21 @@ def current_context() -> CallContext:
     except AttributeError:
         ctx = _local.ctx = CallContext()
         return ctx
+
+
+# Why guest code may be stopped for its caller's sake (the reason of a `timeout` error)
+CALLER_STOPS = ("cancelled", "closed", "interrupted")
+
+
+def caller_stop(failure: CallError) -> str | None:
+    """"cancelled", "closed" or "interrupted" when `failure` stopped guest code for its caller's
+    sake, None when the extension itself failed (a trap, its own time limit, ...). The fault a
+    caller causes is not the extension's: it is not charged to its restart budget."""
+    if isinstance(failure, CallTimeoutError):
+        why = str(failure.details.get("reason", "")).removeprefix("ext-harness: ")
+        if why in CALLER_STOPS:
+            return why
+    return None
 
 
 _BACKTRACE = re.compile(r"^\s*\d+:\s+(.*)$")

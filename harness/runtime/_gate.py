@@ -40,6 +40,7 @@ from ._calls import (
     CallContext,
     _func_call,
     _local,
+    caller_stop,
     classify_error,
     current_context,
     error_text,
@@ -280,7 +281,7 @@ class Gate:
             memory_limited=rt.limits.memory_mb is not None)
         forget_stock_exception()
         failure = note_nested_fault(rt, key, ctx, failure)
-        rt.mark_faulted("interrupted" if ctx.interrupt is not None else failure.code)
+        rt.mark_faulted("interrupted" if ctx.interrupt is not None else caller_stop(failure) or failure.code)
         return failure
 
     def _probe_levels(self, rt: ExtensionRuntime, ctx: CallContext, key: str, depth: int) -> int:

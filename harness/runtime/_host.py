@@ -44,10 +44,12 @@ from ..pipeline._sandbox import CapabilityDeniedError, open_preopen, plan_preope
 from ..pipeline._serves import HOST_API, host_interface_for, served_interfaces
 from ._asynchost import AWAITING, awaiting, refuse_awaited
 from ._calls import (
+    CALLER_STOPS,
     SIZES,
     CallContext,
     _func_call,
     _reason_of,
+    caller_stop,
     classify_error,
     current_context,
     error_text,
@@ -561,7 +563,8 @@ class Host:
 
     def _restart(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> None:
         reason = rt.faulted or "not instantiated"
-        if rt.restarts >= self.config.restart_budget:
+        charged = reason not in CALLER_STOPS  # a Store lost for the caller's sake is not the extension's fault
+        if charged and rt.restarts >= self.config.restart_budget:
             raise ExtensionFaultedError(
                 f"{rt.name} faulted ({reason}) and has used its {self.config.restart_budget} restart(s); "
                 f"{key} cannot be called", extension=rt.name, function=key, chain=ctx.chain(),
@@ -570,24 +573,25 @@ class Host:
         # extension's own time limit, not the call's deadline, which is pushed back by the time
         # the restart took (a call right after a fault must not fail for the restart's sake).
         # Cancellation, close and Ctrl-C still stop it, and then the restart is not charged.
-        rt.restarts += 1
+        rt.restarts += charged
         deadline, began = ctx.deadline, _monotonic()
         ctx.deadline = rt.start_deadline = began + rt.timeout_s if rt.timeout_s else None
         try:
-            self._restart_guest(rt, ctx, key, reason)
+            self._restart_guest(rt, ctx, key, reason, charged)
         finally:
             rt.start_deadline = None
             ctx.deadline = deadline + (_monotonic() - began) if deadline is not None else None
-        self._record("restart", rt.name, f"restart {rt.restarts} after {reason}")
+        self._record("restart", rt.name, f"restart {rt.restarts} after {reason}" if charged else
+                     f"restart after {reason} (for the caller's sake: not charged to the restart budget)")
 
-    def _restart_guest(self, rt: ExtensionRuntime, ctx: CallContext, key: str, reason: str) -> None:
+    def _restart_guest(self, rt: ExtensionRuntime, ctx: CallContext, key: str, reason: str, charged: bool) -> None:
         try:
             rt.instantiate()
         except Exception as e:
             text = str(e)
             failure = classify_error(text, extension=rt.name, function=key, chain=ctx.chain())
             if _stopped_by_caller(failure):
-                rt.restarts -= 1
+                rt.restarts -= charged
                 raise _restart_stopped(failure, rt.name, key, ctx, "starting it again") from e
             why = failure.details["reason"] if text else repr(e)
             if why.startswith("ext-harness: "):
@@ -599,7 +603,7 @@ class Host:
             raise err from e
         problem = self._rerun_init(rt, ctx) if self.config.run_init else None
         if isinstance(problem, CallError) and _stopped_by_caller(problem):
-            rt.restarts -= 1
+            rt.restarts -= charged
             raise _restart_stopped(problem, rt.name, key, ctx, "running its init again")
         if problem is not None:
             text = problem.message if isinstance(problem, CallError) else problem
@@ -792,8 +796,7 @@ class Host:
 def _stopped_by_caller(failure: CallError) -> bool:
     """Whether guest code was stopped for the caller's sake (a cancellation, Ctrl-C, close),
     not because the extension did something wrong."""
-    return isinstance(failure, CallTimeoutError) and failure.details.get("reason") in (
-        "ext-harness: cancelled", "ext-harness: closed", "ext-harness: interrupted")
+    return caller_stop(failure) is not None
 
 
 def _restart_stopped(failure: CallError, name: str, key: str, ctx: CallContext, doing: str) -> CallTimeoutError:

@@ -19,6 +19,7 @@ from ._calls import (
     SIZES,
     CallContext,
     _func_call,
+    caller_stop,
     classify_error,
     current_context,
     error_text,
@@ -102,7 +103,7 @@ def provider_failed(rt: ExtensionRuntime, key: str, ctx: CallContext, err: Any) 
         ctx.pending = note_nested_fault(rt, key, ctx, failure)
     elif rt.depth > 1:
         rt.nested_fault = ctx.pending
-    rt.mark_faulted(ctx.pending.code)
+    rt.mark_faulted(caller_stop(ctx.pending) or ctx.pending.code)
     return new_error(text)
 
 
