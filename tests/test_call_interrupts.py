@@ -267,9 +267,9 @@ def test_a_looping_destructor_dropped_from_python_is_stopped_by_the_time_limit(t
 
 
 def test_faults_for_the_callers_sake_are_not_charged_to_the_restart_budget(tmp_path: Path) -> None:
-    """Before: cancelling calls of an extension (a task cancelled, an `acall` past its timeout)
-    used its restart budget like traps do: after `restart_budget` cancellations it was faulted
-    for good. A trap is still charged."""
+    """Before: cancelled calls of an extension used its restart budget like traps do: after
+    `restart_budget` cancellations it was faulted for good. A trap is still charged, and so is a
+    call's own `timeout=`."""
     import asyncio
 
     with Host.load(HOST / "calc.wat", cache_dir=str(tmp_path), restart_budget=1) as host:

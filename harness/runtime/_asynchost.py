@@ -32,7 +32,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..model._errors import CallTimeoutError, ReentrancyError
+from ..model._errors import CallTimeoutError, HostFunctionError, ReentrancyError
 
 __all__ = ["AWAITING", "Awaiting", "awaiting", "refuse_awaited", "run_host_coroutine"]
 
@@ -153,6 +153,15 @@ def _stopped(name: str, why: str, ctx: _Context) -> CallTimeoutError:
         details={"reason": f"ext-harness: {'cancelled' if why == 'loop closed' else why}"})
 
 
+def _cancelled_itself(name: str, ctx: _Context) -> HostFunctionError:
+    """The coroutine ended cancelled with nobody having asked (its own `CancelledError`, a task it
+    awaited being cancelled): the host function failed, which is not a stop for the caller's sake."""
+    top = ctx.frames[-1][0] if ctx.frames else None
+    return HostFunctionError(
+        f"async host function {name} ended cancelled on its own (a CancelledError nobody asked for)",
+        extension=top, function=name, chain=[*ctx.chain(), f"host:{name}"])
+
+
 def run_host_coroutine(name: str, coro: Coroutine[Any, Any, Any], ctx: _Context,
                        closed: Callable[[], bool] | None = None) -> Any:
     """Run the coroutine a host function returned, to completion, while the guest waits."""
@@ -205,8 +214,8 @@ def _wait_threadsafe(name: str, fut: concurrent.futures.Future[Any], loop: async
             raise _stopped(name, why, ctx)
         concurrent.futures.wait((fut,), timeout=_step(ctx))
         if fut.done():
-            if fut.cancelled():  # cancelled on the loop's side (the loop shutting down)
-                raise _stopped(name, "cancelled", ctx)
+            if fut.cancelled():  # cancelled on the loop's side: the loop shutting down, or by itself
+                raise _stopped(name, "loop closed", ctx) if loop.is_closed() else _cancelled_itself(name, ctx)
             return fut.result()
 
 
@@ -221,8 +230,8 @@ def _run_here(name: str, main: Coroutine[Any, Any, Any], ctx: _Context, closed: 
                 loop.run_until_complete(asyncio.wait((task,), timeout=SETTLE))
                 raise _stopped(name, why, ctx)
             loop.run_until_complete(asyncio.wait((task,), timeout=_step(ctx)))
-        if task.cancelled():
-            raise _stopped(name, "cancelled", ctx)
+        if task.cancelled():  # nobody here cancelled it (that is the loop above): it did
+            raise _cancelled_itself(name, ctx)
         return task.result()
     finally:
         if not task.done():  # it ignored its cancellation: it goes on the next time this loop runs

@@ -52,7 +52,7 @@ from ._threads import HOP_MARGIN, deliver_interrupt, stack_pointer
 if TYPE_CHECKING:
     from ._extension import ExtensionRuntime
 
-__all__ = ["FAST_DEPTH", "HOP_LEVELS", "Gate", "has_levels", "note_nested_fault"]
+__all__ = ["FAST_DEPTH", "HOP_LEVELS", "Gate", "StoreGone", "has_levels", "note_nested_fault"]
 
 FAST_DEPTH = 16  # hops below this depth do not budget Python's recursion
 STACK_HEADROOM = 150  # recursion kept free for one more hop and for unwinding errors through it
@@ -125,6 +125,11 @@ def note_nested_fault(rt: ExtensionRuntime, key: str, ctx: CallContext, failure:
     return err
 
 
+class StoreGone(Exception):
+    """`Gate.enter(..., restart=False)`: the extension has no Store now (it faulted, or the host
+    closed), so whatever was to be done in that Store (dropping a resource) is moot."""
+
+
 class Gate:
     """What every call into a host's extensions goes through; also the owner its runtimes
     report to (`ExtensionRuntime`'s `Owner`: engine, config, closed, record)."""
@@ -148,35 +153,41 @@ class Gate:
 
     # ------------------------------------------------------------------ enter / leave
 
-    def enter(self, rt: ExtensionRuntime, ctx: CallContext, key: str) -> BoundFunc:
+    def enter(self, rt: ExtensionRuntime, ctx: CallContext, key: str, *, frame: str | None = None,
+              restart: bool = True) -> BoundFunc:
         """Take `rt` for this thread and return `key`'s live bound function. The caller saved
         `ctx.room` and `ctx.levels` before and passes them to `leave` after the call; if this
-        raises, nothing is held and both are restored already. Kept flat: it is the hot path."""
+        raises, nothing is held and both are restored already. Kept flat: it is the hot path.
+        `frame` names the frame when it is not `key` (a destructor); with `restart=False` an
+        extension without a Store is not instantiated again: `StoreGone` is raised instead."""
         frames = ctx.frames
         depth = len(frames)
         room, levels = ctx.room, ctx.levels
+        label = key if frame is None else frame
         # The frame goes first and comes off last (`leave`): while it is pushed the SIGINT guard
         # defers Ctrl-C, so it never lands with `rt` taken and nothing on the stack to undo it.
-        frames.append((rt.name, key))
+        frames.append((rt.name, label))
         try:
             if FAST_DEPTH <= depth < self.max_depth:  # (the depth cap is `_take`'s to report)
                 left = levels - HOP_LEVELS
-                ctx.levels = left if left >= STACK_HEADROOM else self._probe_levels(rt, ctx, key, depth)
+                ctx.levels = left if left >= STACK_HEADROOM else self._probe_levels(rt, ctx, label, depth)
             if rt.owner != ctx.thread_id and depth < self.max_depth and rt.lock.acquire(False):
                 rt.owner = ctx.thread_id  # uncontended: no need for the wait-for graph
                 rt.depth = 1
                 rt.active = ctx
             else:
-                self._take(rt, ctx, key)
+                self._take(rt, ctx, label)
         except BaseException:
             ctx.levels = levels
             frames.pop()
             raise
         try:
             need = self.stack_need  # the estimate is enough: a few integer ops; else measure
-            ctx.room = (room if room >= need else self.stack_room(rt, ctx, key)) - need
+            ctx.room = (room if room >= need else self.stack_room(rt, ctx, label)) - need
             bound = rt.funcs.get(key) if rt.store is not None and not self.fuel else None
             if bound is None:
+                if not restart and (rt.store is None or self.closed):
+                    raise StoreGone(rt.name)
                 bound = self.live_function(rt, ctx, key)
             return bound
         except BaseException:

@@ -48,9 +48,10 @@ from ..model._witypes import (
     has_handle,
     render,
 )
+from ._asynchost import AWAITING, refuse_awaited
 from ._calls import SIZES, _func_call, classify_error, current_context, error_text, lean, new_error
 from ._fastpath import free_vals
-from ._gate import note_nested_fault
+from ._gate import StoreGone, note_nested_fault
 from ._proxy import PROXIES, Proxy, provider_failed, proxy_callback
 from ._threads import deliver_interrupt
 from ._values import _exact as exact_classes
@@ -247,8 +248,11 @@ class HandleTable:
             key = self.drop_key = next(iter(rt.function_keys()), "")
         ctx = current_context()
         room, levels = ctx.room, ctx.levels
+        label = f"{entry[2][0]}#[dtor]{entry[2][1]}"
         try:
-            bound = gate.enter(rt, ctx, key)
+            bound = gate.enter(rt, ctx, key, frame=label, restart=False)
+        except StoreGone:  # it faulted meanwhile: the resource died with its Store
+            return
         except BaseException:  # not dropped (re-entry refused, a deadlock, the host closing): still held
             with self._lock:
                 self.entries.setdefault(rep, entry)
@@ -259,8 +263,7 @@ class HandleTable:
                 err = _any_drop(bound._ctx, ptr)
                 _any_delete(ptr)
                 if err:  # its destructor trapped: the provider's Store is lost, as after any trap
-                    failure = classify_error(error_text(err), extension=rt.name,
-                                             function=f"{entry[2][0]}#[dtor]{entry[2][1]}", chain=ctx.chain())
+                    failure = classify_error(error_text(err), extension=rt.name, function=label, chain=ctx.chain())
                     failure = note_nested_fault(rt, failure.function or "", ctx, failure)
                     if ctx.pending is None:
                         ctx.pending = failure
@@ -566,31 +569,46 @@ class Handle:
         return self._res is not None and self._gen == self._rt.generation and self._rt.store is not None
 
     def drop(self) -> None:
-        """Drop the resource now (its destructor runs); again, or after a restart, does nothing."""
-        res, self._res = self._res, None
+        """Drop the resource now (its destructor runs); again, or after a restart, does nothing.
+        If it cannot be dropped now (its extension is busy past the time limit, Ctrl-C, re-entry
+        refused), the error is raised and the handle stays live: drop it again later."""
+        res = self._res
         rt = self._rt
-        if res is None or self._gen != rt.generation or rt.store is None:
-            return  # given away, or its Store is gone (never touch an old one)
+        if res is None:
+            return
+        if self._gen != rt.generation or rt.store is None:
+            self._res = None  # its Store is gone, and the resource with it (never touch an old Store)
+            return
         # A destructor is guest code: it runs as a call does, through the gate and under the
         # extension's time limit, so a looping one is stopped and Ctrl-C and close() reach it.
         gate = self._gate
         ctx = current_context()
         outer = not ctx.frames
-        room, levels = ctx.room, ctx.levels
         label = f"{self.type.interface}#[dtor]{self.type.resource}"
+        if outer:
+            awaited = AWAITING.get()
+            if awaited is not None and awaited.active:  # from an async host function's coroutine
+                refuse_awaited(awaited, rt.name, label)
+        room, levels = ctx.room, ctx.levels
         try:
             if outer:
                 limit = rt.timeout_s
                 ctx.deadline = time.monotonic() + limit if limit else None
                 ctx.pending = None
-            bound = gate.enter(rt, ctx, next(iter(rt.function_keys()), label))
             try:
-                if self._gen == rt.generation and rt.store is not None:
-                    ptr = res._consume()
-                    err = _any_drop(bound._ctx, ptr)
-                    _any_delete(ptr)
-                    if err:
-                        raise gate.call_failed(rt, label, ctx, err)
+                bound = gate.enter(rt, ctx, next(iter(rt.function_keys()), label), frame=label, restart=False)
+            except StoreGone:  # it faulted while this waited: the resource died with its Store
+                self._res = None
+                return
+            try:
+                if self._res is res:  # (not dropped by another thread meanwhile)
+                    self._res = None
+                    if self._gen == rt.generation:
+                        ptr = res._consume()
+                        err = _any_drop(bound._ctx, ptr)
+                        _any_delete(ptr)
+                        if err:
+                            raise gate.call_failed(rt, label, ctx, err)
             finally:
                 if outer:
                     ctx.deadline = None

@@ -53,6 +53,8 @@ from ._calls import (
     classify_error,
     current_context,
     error_text,
+    forget_stock_exception,
+    stock_failure,
     wrap_host_function,
 )
 from ._extension import ExtensionRuntime, RuntimeLimits
@@ -522,9 +524,13 @@ class Host:
             return None
         arr = bound.lower(())
         err = _func_call(bound._fref, bound._ctx, arr, SIZES[0], bound.result_ref, SIZES[1])
-        if err:
-            failure = classify_error(error_text(err), extension=rt.name, function=bound.name, chain=ctx.chain())
-            rt.mark_faulted(failure.code if _stopped_by_caller(failure) else "init-failed")
+        if err:  # as `Gate.call_failed` reads it: a failure recorded inside (a host function's) comes first
+            text = error_text(err)
+            pending, ctx.pending = ctx.pending, None
+            failure = pending or stock_failure(text, ctx) or classify_error(
+                text, extension=rt.name, function=bound.name, chain=ctx.chain())
+            forget_stock_exception()
+            rt.mark_faulted(caller_stop(failure) or "init-failed")
             return failure
         result = bound.lift(bound.result_slot)
         return str(result["err"]) if isinstance(result, dict) and "err" in result else None

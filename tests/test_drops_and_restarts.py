@@ -1,5 +1,7 @@
-"""Review of the gate reorder, Handle.drop through the gate and uncharged restarts: bugs found,
-each pinned by a strict xfail until fixed (the reason says what is wrong and where)."""
+"""Dropping handles from Python as calls (a drop that cannot enter keeps its handle, one made stale
+while it waited does nothing, its frame names the destructor, a coroutine its extension awaits is
+refused), and which faults are charged to the restart budget (a cancelled restart's init is not,
+a host coroutine cancelling itself is)."""
 
 from __future__ import annotations
 
@@ -50,10 +52,6 @@ def _busy(rt: ExtensionRuntime, fault: bool = False) -> Iterator[threading.Event
 
 # ------------------------------------------------------------------ Handle.drop
 
-@pytest.mark.xfail(strict=True, reason="Handle.drop clears `_res` before gate.enter; when enter fails (timed "
-                   "out or Ctrl-C while waiting, re-entry refused, deadlock) the handle reads as dropped, its "
-                   "destructor never runs and a retry does nothing (HandleTable.drop restores its entry, Handle "
-                   "does not)")
 def test_a_drop_that_times_out_waiting_keeps_the_handle(tmp_path: Path) -> None:
     with Host.load(HOST / "counter.wat", cache_dir=str(tmp_path), timeout_ms=300) as host:
         h = host.call("counter", f"{LIB}#make", 1)
@@ -65,10 +63,6 @@ def test_a_drop_that_times_out_waiting_keeps_the_handle(tmp_path: Path) -> None:
         assert host.call("counter", f"{LIB}#live") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="Handle.drop enters under a real export's key, so gate.enter restarts an "
-                   "extension that faulted while the drop waited (start + init run, the budget is used) only to "
-                   "find the handle stale; with the budget used the drop raises extension-faulted naming "
-                   "[constructor]counter, though a stale handle's drop is documented to do nothing")
 def test_a_drop_of_a_handle_made_stale_while_waiting_does_nothing(tmp_path: Path) -> None:
     with Host.load(HOST / "counter.wat", cache_dir=str(tmp_path), timeout_ms=5000, restart_budget=0) as host:
         h = host.call("counter", f"{LIB}#make", 1)
@@ -80,8 +74,6 @@ def test_a_drop_of_a_handle_made_stale_while_waiting_does_nothing(tmp_path: Path
         assert rt.restarts == 0
 
 
-@pytest.mark.xfail(strict=True, reason="Handle.drop pushes the frame of the extension's first export, so the "
-                   "chain of a trapping destructor names counter's [constructor]counter, not the destructor")
 def test_the_chain_of_a_trapping_destructor_names_the_destructor(tmp_path: Path) -> None:
     src = (HOST / "counter.wat").read_text()
     assert src.count(_DTOR) == 1
@@ -96,9 +88,6 @@ def test_the_chain_of_a_trapping_destructor_names_the_destructor(tmp_path: Path)
         assert info.value.chain == ("counter:test:res/counter#[dtor]counter",)
 
 
-@pytest.mark.xfail(strict=True, reason="Handle.drop does not refuse a call from the coroutine of an async host "
-                   "function its extension awaits (Host._invoke does, refuse_awaited): the coroutine waits for "
-                   "itself until the time limit, blocking its event loop (forever with timeout_ms=None)")
 def test_a_drop_from_a_coroutine_its_extension_awaits_is_refused(tmp_path: Path) -> None:
     from test_call_interrupts import _counter_calling_the_host
 
@@ -153,9 +142,6 @@ _INIT_SPIN = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="Host._rerun_init marks a restart's init stopped for the caller's sake "
-                   "faulted with failure.code ('timeout'), not caller_stop(failure) ('cancelled'): the next "
-                   "restart is charged, so two cancelled calls in a row fault an extension with restart_budget=0")
 def test_a_cancelled_restart_is_not_charged_either(tmp_path: Path) -> None:
     (tmp_path / "spin.wat").write_text(_INIT_SPIN)
     state = {"spin": 0}
@@ -188,10 +174,6 @@ def test_a_cancelled_restart_is_not_charged_either(tmp_path: Path) -> None:
         assert rt.restarts == 0
 
 
-@pytest.mark.xfail(strict=True, reason="an async host function whose task ends cancelled without the caller "
-                   "cancelling (its own CancelledError, or the loop's) is reported as 'ext-harness: cancelled' "
-                   "(_asynchost._stopped), which caller_stop takes for a caller's stop: the restart is never "
-                   "charged, so restart_budget=0 does not stop the extension")
 def test_a_host_coroutine_cancelling_itself_is_not_a_callers_stop(tmp_path: Path) -> None:
     async def cb(x: int) -> int:
         if x == 13:
