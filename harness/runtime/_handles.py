@@ -49,9 +49,9 @@ from ..model._witypes import (
     render,
 )
 from ._asynchost import AWAITING, refuse_awaited
-from ._calls import SIZES, _func_call, classify_error, current_context, error_text, lean, new_error
+from ._calls import SIZES, BoundFunc, CallContext, _func_call, current_context, error_text, lean, new_error
 from ._fastpath import free_vals
-from ._gate import StoreGone, note_nested_fault
+from ._gate import StoreGone
 from ._proxy import PROXIES, Proxy, provider_failed, proxy_callback
 from ._threads import deliver_interrupt
 from ._values import _exact as exact_classes
@@ -259,22 +259,25 @@ class HandleTable:
             raise
         try:
             if entry[0] == rt.generation and rt.store is not None:
-                ptr = entry[1]._consume()  # freed here rather than by the wrapper's finalizer
-                err = _any_drop(bound._ctx, ptr)
-                _any_delete(ptr)
-                if err:  # its destructor trapped: the provider's Store is lost, as after any trap
-                    failure = classify_error(error_text(err), extension=rt.name, function=label, chain=ctx.chain())
-                    failure = note_nested_fault(rt, failure.function or "", ctx, failure)
-                    if ctx.pending is None:
-                        ctx.pending = failure
-                    rt.mark_faulted(failure.code)
-                    raise failure
+                _drop_in(gate, rt, ctx, bound, entry[1], label)
         finally:
             gate.leave(rt, ctx, room, levels)
 
     def clear(self) -> None:
         with self._lock:
             self.entries.clear()
+
+
+def _drop_in(gate: Gate, rt: ExtensionRuntime, ctx: CallContext, bound: BoundFunc, res: ResourceAny,
+             label: str) -> None:
+    """Drop `res` in `rt`'s Store, entered as `bound` (its destructor runs) and free its pointer now
+    rather than in the wrapper's finalizer. A destructor that traps is the call's failure, read as
+    any failed call is (`Gate.call_failed`: `rt` is marked faulted and restarts)."""
+    ptr = res._consume()
+    err = _any_drop(bound._ctx, ptr)
+    _any_delete(ptr)
+    if err:
+        raise gate.call_failed(rt, label, ctx, err)
 
 
 class ResourceProxy(Proxy):
@@ -604,11 +607,7 @@ class Handle:
                 if self._res is res:  # (not dropped by another thread meanwhile)
                     self._res = None
                     if self._gen == rt.generation:
-                        ptr = res._consume()
-                        err = _any_drop(bound._ctx, ptr)
-                        _any_delete(ptr)
-                        if err:
-                            raise gate.call_failed(rt, label, ctx, err)
+                        _drop_in(gate, rt, ctx, bound, res, label)
             finally:
                 if outer:
                     ctx.deadline = None
