@@ -40,7 +40,8 @@ def _define(li: Any, name: str, callback: Any) -> None:
     assert not ffi.wasmtime_component_linker_instance_add_func(li.ptr(), buf, len(raw), callback, None, _finalize)
 
 
-def _export(store: wasmtime.Store, inst: wc.Instance, iface: str, name: str) -> wc.Func:
+def stock_func(store: wasmtime.Store, inst: wc.Instance, iface: str, name: str) -> wc.Func:
+    """`iface#name` of `inst`, found with wasmtime-py's stock API."""
     func = inst.get_func(store, inst.get_export_index(store, name, inst.get_export_index(store, iface)))
     assert func is not None
     return func
@@ -63,6 +64,26 @@ def _forward(fref: ctypes.c_void_p, fctx: ctypes.c_void_p) -> Any:
     return forward
 
 
+def raw_passthrough(engine: wasmtime.Engine, wat: Path, padd: wc.Func, pstore: wasmtime.Store) -> Any:
+    """`twice.sum-to` whose `add` import is a bare C callback handing the arrays to calc's `add`:
+    what any proxy costs at least (no lock, no frame, no budget, no error handling). It makes the
+    call the cheapest way harness knows, the untyped one."""
+    forward = _forward(*_pointers(padd, pstore))
+    linker = wc.Linker(engine)
+    with linker.root() as root, root.add_instance("test:calc/lib@1.0.0") as li:
+        for name in ("add", "boom", "spin"):
+            _define(li, name, forward)
+    store = wasmtime.Store(engine)
+    inst = linker.instantiate(store, wc.Component(engine, wasmtime.wat2wasm((wat / "twice.wat").read_text())))
+    func = stock_func(store, inst, "test:twice/lib@1.0.0", "sum-to")
+
+    def call(s: wasmtime.Store, k: int) -> Any:
+        return func(s, k)
+
+    call.store = store  # type: ignore[attr-defined]
+    return call
+
+
 def raw_chain(engine: wasmtime.Engine, depth: int) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
     """A chain of `depth` extensions (harness.testing's `chain_wat`), each import a bare pass-through
     callback into the next one's Store: (call the first, call the last)."""
@@ -75,7 +96,7 @@ def raw_chain(engine: wasmtime.Engine, depth: int) -> tuple[Callable[[int], Any]
                 _define(li, "down", _forward(*_pointers(*nxt)))
         store = wasmtime.Store(engine)
         inst = linker.instantiate(store, wc.Component(engine, wasmtime.wat2wasm(chain_wat(k, k == depth - 1))))
-        func = _export(store, inst, f"test:chain{k}/lib@1.0.0", "down")
+        func = stock_func(store, inst, f"test:chain{k}/lib@1.0.0", "down")
         nxt = (func, store)
         callers.append(_caller(func, store))
     return callers[-1], callers[0]
@@ -89,8 +110,8 @@ def raw_resource_link(engine: wasmtime.Engine, wat: Path) -> tuple[Callable[[int
     pstore = wasmtime.Store(engine)
     pinst = wc.Linker(engine).instantiate(pstore, wc.Component(engine, wasmtime.wat2wasm((wat / "counter.wat")
                                                                                         .read_text())))
-    fctor, pctx = _pointers(_export(pstore, pinst, lib, "[constructor]counter"), pstore)
-    finc, _ = _pointers(_export(pstore, pinst, lib, "[method]counter.inc"), pstore)
+    fctor, pctx = _pointers(stock_func(pstore, pinst, lib, "[constructor]counter"), pstore)
+    finc, _ = _pointers(stock_func(pstore, pinst, lib, "[method]counter.inc"), pstore)
     kind = 0x7E57
     table: dict[int, Any] = {}
     reps = iter(range(1, 2**32))
@@ -153,7 +174,7 @@ def raw_resource_link(engine: wasmtime.Engine, wat: Path) -> tuple[Callable[[int
     cinst = linker.instantiate(cstore, wc.Component(engine, wasmtime.wat2wasm((wat / "counter_user.wat")
                                                                             .read_text())))
     user = "test:res/user@1.0.0"
-    inc_loop = _caller(_export(cstore, cinst, user, "inc-loop"), cstore)
-    churn = _caller(_export(cstore, cinst, user, "churn"), cstore)
+    inc_loop = _caller(stock_func(cstore, cinst, user, "inc-loop"), cstore)
+    churn = _caller(stock_func(cstore, cinst, user, "churn"), cstore)
     assert inc_loop(10) == 10 and churn(10) == 0 and not table
     return inc_loop, churn

@@ -46,12 +46,12 @@ from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
 from harness import Host
-from harness.runtime._calls import SIZES, _func_call, new_error
+from harness.runtime._calls import SIZES, _func_call
 from harness.runtime._fastpath import lower_bytes
 from harness.testing._chains import chain_wat as _chain_wat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _floors import raw_chain, raw_resource_link  # this folder's own module
+from _floors import raw_chain, raw_passthrough, raw_resource_link, stock_func  # this folder's own module
 
 _typed_call = _bindings._wasmtime_component_func_call  # wasmtime-py's binding, with its argument types
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,13 +79,6 @@ def stock_instance(engine: wasmtime.Engine, wat: Path) -> tuple[wasmtime.Store, 
     store = wasmtime.Store(engine)
     comp = wc.Component(engine, wasmtime.wat2wasm(wat.read_text()))
     return store, wc.Linker(engine).instantiate(store, comp)
-
-
-def stock_func(store: wasmtime.Store, inst: wc.Instance, iface: str, name: str) -> wc.Func:
-    parent = inst.get_export_index(store, iface)
-    func = inst.get_func(store, inst.get_export_index(store, name, parent))
-    assert func is not None
-    return func
 
 
 def bench_host_calls(host: Host, n: int, rounds: int) -> None:
@@ -179,46 +172,6 @@ def bench_proxy_hop(host: Host, hops: int, rounds: int) -> None:
     print(f"    floor: raw pass-through callback:    {floor:7.2f}")
     print(f"    ext-harness raw proxy:               {fast:7.2f}   {naive / fast:5.1f}× faster, "
           f"{fast / floor:4.2f}× the floor (target ≤ 1.5)")
-
-
-_KEEP: list[Any] = []  # callbacks and buffers the C side points at, alive until exit
-
-
-def raw_passthrough(engine: wasmtime.Engine, wat: Path, padd: wc.Func, pstore: wasmtime.Store) -> Any:
-    """`twice.sum-to` whose `add` import is a bare C callback handing the arrays to calc's `add`:
-    what any proxy costs at least (no lock, no frame, no budget, no error handling). It makes the
-    call the cheapest way harness knows, the untyped one."""
-    fref = ctypes.c_void_p(ctypes.addressof(padd._func))
-    fctx = ctypes.c_void_p(ctypes.cast(pstore._context(), ctypes.c_void_p).value)
-
-    @ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
-    def forward(_data: Any, _context: Any, _ty: Any, args: Any, nargs: int, results: Any, nresults: int) -> int:
-        if _func_call(fref, fctx, args, SIZES[nargs], results, SIZES[nresults]):
-            return new_error("raw call failed")
-        return 0
-
-    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
-    def finalize(_data: Any) -> None:
-        return None
-
-    _KEEP.extend((forward, finalize))
-    linker = wc.Linker(engine)
-    with linker.root() as root, root.add_instance("test:calc/lib@1.0.0") as li:
-        for name in ("add", "boom", "spin"):
-            raw = name.encode()
-            buf = ctypes.create_string_buffer(raw)
-            _KEEP.append(buf)
-            err = ffi.wasmtime_component_linker_instance_add_func(li.ptr(), buf, len(raw), forward, None, finalize)
-            assert not err
-    store = wasmtime.Store(engine)
-    inst = linker.instantiate(store, wc.Component(engine, wasmtime.wat2wasm((wat / "twice.wat").read_text())))
-    func = stock_func(store, inst, "test:twice/lib@1.0.0", "sum-to")
-
-    def call(s: wasmtime.Store, k: int) -> Any:
-        return func(s, k)
-
-    call.store = store  # type: ignore[attr-defined]
-    return call
 
 
 def bench_parallel(host: Host, burn: int, rounds: int) -> None:
